@@ -1,0 +1,69 @@
+#include "cpu/optimizer.h"
+
+#include <cmath>
+
+namespace ft::cpu {
+
+void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t n) {
+  const float beta1 = static_cast<float>(cfg.beta1);
+  const float beta2 = static_cast<float>(cfg.beta2);
+  const float oneMinusBeta1 = static_cast<float>(1.0 - cfg.beta1);
+  const float oneMinusBeta2 = static_cast<float>(1.0 - cfg.beta2);
+  const double t = static_cast<double>(step);
+  const double biasCorrection1 = 1.0 - std::pow(cfg.beta1, t);
+  const float biasCorrection2Sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(cfg.beta2, t)));
+  const float negStepSize = static_cast<float>(-(cfg.lr / biasCorrection1));
+  const float eps = static_cast<float>(cfg.eps);
+  const float wd = static_cast<float>(cfg.weightDecay);
+  const float decay = static_cast<float>(1.0 - cfg.lr * cfg.weightDecay);
+  const bool coupledDecay = !cfg.decoupled && cfg.weightDecay != 0.0;
+  const bool decoupledDecay = cfg.decoupled && cfg.weightDecay != 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    float g = grad[i];
+    if (coupledDecay) g += wd * param[i];
+    if (decoupledDecay) param[i] *= decay;
+    m[i] = m[i] * beta1 + oneMinusBeta1 * g;
+    v[i] = v[i] * beta2 + oneMinusBeta2 * g * g;
+    const float denom = std::sqrt(v[i]) / biasCorrection2Sqrt + eps;
+    param[i] += negStepSize * (m[i] / denom);
+  }
+}
+
+void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
+               size_t n) {
+  const float lr = static_cast<float>(cfg.lr);
+  const float wd = static_cast<float>(cfg.weightDecay);
+  const float momentum = static_cast<float>(cfg.momentum);
+  const float oneMinusDampening = static_cast<float>(1.0 - cfg.dampening);
+  for (size_t i = 0; i < n; ++i) {
+    float d = grad[i];
+    if (cfg.weightDecay != 0.0) d += wd * param[i];
+    if (cfg.momentum != 0.0) {
+      float& buf = momentumBuffer[i];
+      buf = firstStep ? d : buf * momentum + oneMinusDampening * d;
+      d = cfg.nesterov ? d + momentum * buf : buf;
+    }
+    param[i] -= lr * d;
+  }
+}
+
+double sumOfSquares(const float* x, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+double clipGradNorm(float* const* grads, const size_t* sizes, size_t count, double maxNorm) {
+  double total = 0.0;
+  for (size_t k = 0; k < count; ++k) total += sumOfSquares(grads[k], sizes[k]);
+  const double norm = std::sqrt(total);
+  const double coef = maxNorm / (norm + 1e-6);
+  if (coef < 1.0) {
+    const float f = static_cast<float>(coef);
+    for (size_t k = 0; k < count; ++k)
+      for (size_t i = 0; i < sizes[k]; ++i) grads[k][i] *= f;
+  }
+  return norm;
+}
+
+}  // namespace ft::cpu

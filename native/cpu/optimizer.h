@@ -1,0 +1,42 @@
+#pragma once
+// Parameter updates over flat arrays, with torch.optim's formulas (1.13, the
+// single-tensor path): scalars in double, elementwise work in float.
+#include <cstddef>
+#include <cstdint>
+
+namespace ft::cpu {
+
+struct AdamConfig {
+  double lr;
+  double beta1;
+  double beta2;
+  double eps;          // added outside the square root, after bias correction
+  double weightDecay;
+  bool decoupled;      // true: AdamW (param *= 1 - lr*wd); false: Adam (grad += wd*param)
+};
+
+// One Adam/AdamW step; `step` is the 1-based count of this update (bias correction).
+void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t n);
+
+struct SgdConfig {
+  double lr;
+  double momentum;
+  double dampening;
+  double weightDecay;
+  bool nesterov;
+};
+
+// One SGD step. firstStep: the momentum buffer is initialised to the gradient
+// (as torch does on the first step) instead of being decayed.
+void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
+               size_t n);
+
+// Sum of squares in double.
+double sumOfSquares(const float* x, size_t n);
+
+// torch.nn.utils.clip_grad_norm_ over several buffers: returns the global L2
+// norm before clipping; if it exceeds maxNorm, every buffer is multiplied by
+// maxNorm / (norm + 1e-6).
+double clipGradNorm(float* const* grads, const size_t* sizes, size_t count, double maxNorm);
+
+}  // namespace ft::cpu

@@ -1,0 +1,17 @@
+{
+  "variables": {
+    "finetune_cpu_sources": [
+      "native/addon/addon.cpp",
+      "native/addon/args.cpp",
+      "native/addon/kernel_bindings.cpp",
+      "native/cpu/activation.cpp",
+      "native/cpu/conv1d.cpp",
+      "native/cpu/dropout.cpp",
+      "native/cpu/embedding.cpp",
+      "native/cpu/linear.cpp",
+      "native/cpu/loss.cpp",
+      "native/cpu/optimizer.cpp",
+      "native/cpu/pooling.cpp"
+    ]
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The only module that loads the native addon. It finds the package root,
+ * loads `prebuilds/<platform>-<arch>/` or `build/Release/` through
+ * node-gyp-build, and describes the addon's functions with types.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { NativeLoadError } from './errors.js';
+
+const require = createRequire(import.meta.url);
+
+/** Activation ids shared with native/cpu/activation.h. */
+export const Activation = {
+  identity: 0,
+  relu: 1,
+  tanh: 2,
+  sigmoid: 3,
+  gelu: 4,
+  geluTanh: 5,
+  leakyRelu: 6,
+} as const;
+export type ActivationName = keyof typeof Activation;
+
+export interface Conv1dShape {
+  batch: number;
+  /** Input time steps. */
+  length: number;
+  inChannels: number;
+  outChannels: number;
+  width: number;
+  /** Zero steps before the input (default 0). */
+  padLeft?: number;
+  /** Zero steps after the input (default 0). */
+  padRight?: number;
+}
+
+export interface PoolShape {
+  batch: number;
+  steps: number;
+  channels: number;
+  /** Row stride of y (default `channels`): pooling writes into a concatenation buffer. */
+  yStride?: number;
+  /** Column where this pooling's features start in each row of y (default 0). */
+  yOffset?: number;
+}
+
+export interface LinearShape {
+  rows: number;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/**
+ * Per-op kernels, for tests and kernel benchmarks. Layouts are channels-last:
+ * conv input [batch, length, inChannels], weight [outChannels, width, inChannels].
+ * Backward kernels add into parameter and input gradients (callers zero them),
+ * except activation, dropout and pooling backward, which write their output.
+ */
+export interface NativeKernels {
+  embeddingForward(a: { ids: Int32Array; weight: Float32Array; out: Float32Array; vocab: number; dim: number }): void;
+  embeddingBackward(a: {
+    ids: Int32Array;
+    gradOut: Float32Array;
+    gradWeight: Float32Array;
+    vocab: number;
+    dim: number;
+    paddingIdx?: number;
+  }): void;
+  conv1dForward(a: Conv1dShape & { x: Float32Array; weight: Float32Array; bias?: Float32Array | null; y: Float32Array }): void;
+  conv1dBackwardInput(a: Conv1dShape & { dy: Float32Array; weight: Float32Array; dx: Float32Array }): void;
+  conv1dBackwardWeight(a: Conv1dShape & { x: Float32Array; dy: Float32Array; dWeight: Float32Array }): void;
+  conv1dBackwardBias(a: Conv1dShape & { dy: Float32Array; dBias: Float32Array }): void;
+  activationForward(a: { kind: number; slope?: number; x: Float32Array; y: Float32Array }): void;
+  activationBackward(a: {
+    kind: number;
+    slope?: number;
+    x?: Float32Array | null;
+    y?: Float32Array | null;
+    dy: Float32Array;
+    dx: Float32Array;
+  }): void;
+  maxOverTimeForward(
+    a: PoolShape & { x: Float32Array; rowSteps?: Int32Array | null; y: Float32Array; argmax: Int32Array },
+  ): void;
+  maxOverTimeBackward(a: PoolShape & { dy: Float32Array; argmax: Int32Array; dx: Float32Array }): void;
+  meanOverTimeForward(a: PoolShape & { x: Float32Array; rowSteps?: Int32Array | null; y: Float32Array }): void;
+  meanOverTimeBackward(a: PoolShape & { dy: Float32Array; rowSteps?: Int32Array | null; dx: Float32Array }): void;
+  /** Returns the generator counter after drawing x.length values. */
+  dropoutForward(a: { x: Float32Array; y: Float32Array; mask: Uint8Array; p: number; seed: number; counter: number }): number;
+  dropoutBackward(a: { dy: Float32Array; mask: Uint8Array; dx: Float32Array; p: number }): void;
+  linearForward(a: LinearShape & { x: Float32Array; weight: Float32Array; bias?: Float32Array | null; y: Float32Array }): void;
+  linearBackwardInput(a: LinearShape & { dy: Float32Array; weight: Float32Array; dx: Float32Array }): void;
+  linearBackwardWeight(a: LinearShape & { x: Float32Array; dy: Float32Array; dWeight: Float32Array }): void;
+  linearBackwardBias(a: LinearShape & { dy: Float32Array; dBias: Float32Array }): void;
+  softmaxCrossEntropy(a: {
+    logits: Float32Array;
+    labels: Int32Array;
+    rows: number;
+    classes: number;
+    classWeights?: Float32Array | null;
+    labelSmoothing?: number;
+    gradLogits?: Float32Array | null;
+  }): { loss: number; correct: number };
+  adamUpdate(a: {
+    param: Float32Array;
+    grad: Float32Array;
+    m: Float32Array;
+    v: Float32Array;
+    lr: number;
+    beta1?: number;
+    beta2?: number;
+    eps?: number;
+    weightDecay?: number;
+    /** AdamW's decoupled weight decay. */
+    decoupled?: boolean;
+    /** 1-based step number, for bias correction. */
+    step: number;
+  }): void;
+  sgdUpdate(a: {
+    param: Float32Array;
+    grad: Float32Array;
+    momentumBuffer?: Float32Array;
+    lr: number;
+    momentum?: number;
+    dampening?: number;
+    weightDecay?: number;
+    nesterov?: boolean;
+    firstStep?: boolean;
+  }): void;
+  /** Returns the global L2 norm before clipping. */
+  clipGradNorm(a: { grads: Float32Array[]; maxNorm: number }): number;
+}
+
+export interface NativeAddon {
+  kernels: NativeKernels;
+  features: { napiVersion: number; kernels: string };
+}
+
+/** The package root: the nearest folder above this file with our package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'finetune') return dir;
+      } catch {
+        // not ours; keep climbing
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new NativeLoadError('finetune: cannot find the package root (package.json named "finetune")');
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | undefined;
+
+function loadAdvice(root: string, err: Error): string {
+  const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const built = join(root, 'build', 'Release', 'finetune.node');
+  const msg = err.message;
+  if (/No native build was found/.test(msg)) {
+    return (
+      `finetune: no native addon for ${process.platform}-${process.arch} (looked in ${prebuildDir} and ${join(root, 'build', 'Release')}).\n` +
+      '  Build it from source with `npm rebuild finetune` (needs CMake >= 3.19 and a C++17 compiler),\n' +
+      '  or, in a clone of the repository, `npm install`.'
+    );
+  }
+  if (/GLIBC|GLIBCXX/.test(msg)) {
+    return `finetune: the native addon needs a newer C/C++ runtime than this system has (${msg}).\n  Rebuild it here with \`npm rebuild finetune\`.`;
+  }
+  if (/invalid ELF header|wrong ELF class|Exec format error/.test(msg)) {
+    return `finetune: the native addon was built for another platform (${msg}).\n  Rebuild it here with \`npm rebuild finetune\` (built file: ${built}).`;
+  }
+  return `finetune: the native addon failed to load: ${msg}\n  Try \`npm rebuild finetune\`.`;
+}
+
+/** Loads the CPU addon once; throws NativeLoadError with advice when it cannot. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const root = packageRoot();
+  try {
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    cached = load(root);
+  } catch (err) {
+    throw new NativeLoadError(loadAdvice(root, err as Error), { cause: err });
+  }
+  return cached;
+}
+
+/** Per-op kernels (tests and benchmarks). */
+export function kernels(): NativeKernels {
+  return loadNative().kernels;
+}
+
+export interface CudaAddon {
+  probe(): { runtimeVersion: number; deviceCount: number; error: string | null };
+  addOne(x: Float32Array): void;
+}
+
+let cachedCuda: CudaAddon | null | undefined;
+
+/**
+ * The CUDA module, loaded only on request so that the CPU module works where
+ * CUDA libraries are absent. Returns null when it was not built (no nvcc).
+ */
+export function loadCuda(): CudaAddon | null {
+  if (cachedCuda !== undefined) return cachedCuda;
+  const root = packageRoot();
+  const file = [join(root, 'build', 'cuda', 'finetune_cuda.node'), join(root, 'build-cuda', 'cuda', 'finetune_cuda.node')].find(
+    (f) => existsSync(f),
+  );
+  if (!file) {
+    cachedCuda = null;
+    return null;
+  }
+  try {
+    cachedCuda = require(file) as CudaAddon;
+  } catch (err) {
+    throw new NativeLoadError(
+      `finetune: the CUDA module ${file} exists but failed to load: ${(err as Error).message}\n` +
+        '  Check the CUDA driver, or rebuild with `npm run build:cuda`.',
+      { cause: err },
+    );
+  }
+  return cachedCuda;
+}
