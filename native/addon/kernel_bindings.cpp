@@ -247,7 +247,7 @@ Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
   const float* x = a.floatsAnyLength("x", n);
   float* y = a.floats("y", n);
   uint8_t* mask = a.bytes("mask", n);
-  const float p = static_cast<float>(a.number("p", 0.0, 1.0));
+  const double p = a.number("p", 0.0, 1.0);
   cpu::RandomState state{static_cast<uint64_t>(a.integer("seed", 0, static_cast<int64_t>(kMaxSafeInteger))),
                          static_cast<uint64_t>(a.integer("counter", 0, static_cast<int64_t>(kMaxSafeInteger)))};
   if (static_cast<double>(state.counter) + static_cast<double>(n) > kMaxSafeInteger) {
@@ -263,7 +263,7 @@ Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
   const float* dy = a.floatsAnyLength("dy", n);
   const uint8_t* mask = a.bytes("mask", n);
   float* dx = a.floats("dx", n);
-  const float p = static_cast<float>(a.number("p", 0.0, 1.0));
+  const double p = a.number("p", 0.0, 1.0);
   cpu::dropoutBackward(dy, mask, dx, n, p);
   return info.Env().Undefined();
 }

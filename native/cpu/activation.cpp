@@ -27,12 +27,15 @@ void activationForward(Activation kind, float slope, const float* x, float* y, s
       for (size_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
       break;
     case Activation::Gelu:
-      for (size_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+      // erfc(-x/sqrt2) == 1 + erf(x/sqrt2) without the cancellation for x << 0.
+      for (size_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * std::erfc(-x[i] * kInvSqrt2);
       break;
     case Activation::GeluTanh:
+      // 0.5 (1 + tanh u) == sigmoid(2u), which keeps its precision for x << 0.
       for (size_t i = 0; i < n; ++i) {
         const float v = x[i];
-        y[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + kGeluTanhCubic * v * v * v)));
+        const float u = kSqrt2OverPi * (v + kGeluTanhCubic * v * v * v);
+        y[i] = v / (1.0f + std::exp(-2.0f * u));
       }
       break;
     case Activation::LeakyRelu:
@@ -59,7 +62,7 @@ void activationBackward(Activation kind, float slope, const float* x, const floa
     case Activation::Gelu:
       for (size_t i = 0; i < n; ++i) {
         const float v = x[i];
-        const float cdf = 0.5f * (1.0f + std::erf(v * kInvSqrt2));
+        const float cdf = 0.5f * std::erfc(-v * kInvSqrt2);
         const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
         dx[i] = dy[i] * (cdf + v * pdf);
       }
@@ -67,9 +70,11 @@ void activationBackward(Activation kind, float slope, const float* x, const floa
     case Activation::GeluTanh:
       for (size_t i = 0; i < n; ++i) {
         const float v = x[i];
-        const float t = std::tanh(kSqrt2OverPi * (v + kGeluTanhCubic * v * v * v));
+        // With s = sigmoid(2u): 0.5 (1 + tanh u) = s and 1 - tanh^2 u = 4 s (1 - s).
+        const float u = kSqrt2OverPi * (v + kGeluTanhCubic * v * v * v);
+        const float s = 1.0f / (1.0f + std::exp(-2.0f * u));
         const float dInner = kSqrt2OverPi * (1.0f + 3.0f * kGeluTanhCubic * v * v);
-        dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dInner);
+        dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * dInner);
       }
       break;
     case Activation::LeakyRelu:

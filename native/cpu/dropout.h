@@ -10,8 +10,8 @@ namespace ft::cpu {
 
 // y = x * mask / (1 - p); mask[i] = 1 keeps element i. Draws n values from
 // state and advances state.counter by n. y may alias x. p in [0, 1].
-void dropoutForward(const float* x, float* y, uint8_t* mask, size_t n, float p, RandomState& state);
+void dropoutForward(const float* x, float* y, uint8_t* mask, size_t n, double p, RandomState& state);
 // dx = dy * mask / (1 - p); dx may alias dy.
-void dropoutBackward(const float* dy, const uint8_t* mask, float* dx, size_t n, float p);
+void dropoutBackward(const float* dy, const uint8_t* mask, float* dx, size_t n, double p);
 
 }  // namespace ft::cpu
