@@ -50,3 +50,14 @@ export function expectClose(
   }
   return closeness(actual, expected, floor);
 }
+
+/**
+ * Tensor-relative closeness: every |a_i - b_i| <= tol * max_j |b_j|. This is
+ * "relative error" for a whole tensor, which stays meaningful for elements
+ * near zero (a gradient of 1e-9 next to one of 0.1).
+ */
+export function expectTensorClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): Closeness {
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  return expectClose(actual, expected, tol, what, scale > 0 ? scale : 1e-30);
+}

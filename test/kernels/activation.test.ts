@@ -4,7 +4,7 @@ import { Activation, kernels } from '../../src/native.js';
 import { expectClose } from '../helpers/compare.js';
 import { TestRandom } from '../helpers/random.js';
 import { activationDerivRef, activationRef, numericGradient, type ActName } from '../helpers/reference.js';
-import ops from '../fixtures/torch/ops.json';
+import ops from '../fixtures/torch/ops.json' with { type: 'json' };
 
 const k = kernels();
 const kinds: ActName[] = ['identity', 'relu', 'tanh', 'sigmoid', 'gelu', 'geluTanh', 'leakyRelu'];

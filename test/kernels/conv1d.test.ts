@@ -4,7 +4,7 @@ import { kernels, type Conv1dShape } from '../../src/native.js';
 import { expectClose } from '../helpers/compare.js';
 import { TestRandom } from '../helpers/random.js';
 import { conv1dBackwardRef, conv1dForwardRef, convOutLength, dot, numericGradient } from '../helpers/reference.js';
-import ops from '../fixtures/torch/ops.json';
+import ops from '../fixtures/torch/ops.json' with { type: 'json' };
 
 const k = kernels();
 

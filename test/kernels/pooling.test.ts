@@ -4,7 +4,7 @@ import { kernels } from '../../src/native.js';
 import { expectClose } from '../helpers/compare.js';
 import { TestRandom } from '../helpers/random.js';
 import { maxOverTimeRef, meanOverTimeRef, numericGradient, dot } from '../helpers/reference.js';
-import ops from '../fixtures/torch/ops.json';
+import ops from '../fixtures/torch/ops.json' with { type: 'json' };
 
 const k = kernels();
 
