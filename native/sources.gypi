@@ -4,6 +4,7 @@
       "native/addon/addon.cpp",
       "native/addon/args.cpp",
       "native/addon/kernel_bindings.cpp",
+      "native/addon/program_binding.cpp",
       "native/cpu/activation.cpp",
       "native/cpu/conv1d.cpp",
       "native/cpu/dropout.cpp",
@@ -11,7 +12,8 @@
       "native/cpu/linear.cpp",
       "native/cpu/loss.cpp",
       "native/cpu/optimizer.cpp",
-      "native/cpu/pooling.cpp"
+      "native/cpu/pooling.cpp",
+      "native/runtime/program.cpp"
     ]
   }
 }

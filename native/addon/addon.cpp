@@ -37,6 +37,7 @@ void addGuarded(Napi::Env env, Napi::Object target, const Binding& binding) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ft::addon::registerKernelBindings(env, exports);
+  ft::addon::registerProgramBindings(env, exports);
   Napi::Object features = Napi::Object::New(env);
   features.Set("napiVersion", NAPI_VERSION);
   features.Set("kernels", "scalar");

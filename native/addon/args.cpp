@@ -69,6 +69,13 @@ Args::Args(const Napi::CallbackInfo& info, const char* function)
   options_ = info[0].As<Napi::Object>();
 }
 
+Args::Args(Napi::Env env, const Napi::Value& value, const char* function) : env_(env), function_(function) {
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray()) {
+    throwTypeError(env_, std::string(function) + ": Expected an object but received " + describe(value));
+  }
+  options_ = value.As<Napi::Object>();
+}
+
 void Args::typeError(const char* name, const char* expected, const Napi::Value& received) {
   throwTypeError(env_, std::string(function_) + ": Expected " + expected + " for " + name + " but received " +
                            describe(received));

@@ -22,6 +22,8 @@ constexpr uint64_t kMaxElements = uint64_t{1} << 40;
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* function);
+  // For a nested options object (an op of a graph, a batch).
+  Args(Napi::Env env, const Napi::Value& value, const char* function);
 
   Napi::Env env() const { return env_; }
 

@@ -13,5 +13,6 @@ struct Binding {
 void addGuarded(Napi::Env env, Napi::Object target, const Binding& binding);
 
 void registerKernelBindings(Napi::Env env, Napi::Object exports);
+void registerProgramBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace ft::addon

@@ -5,6 +5,7 @@ import { expectClose } from '../helpers/compare.js';
 import { TestRandom } from '../helpers/random.js';
 import { conv1dBackwardRef, conv1dForwardRef, convOutLength, dot, numericGradient } from '../helpers/reference.js';
 import ops from '../fixtures/torch/ops.json' with { type: 'json' };
+import { toChannelsLast, torchConvWeight } from '../helpers/torch.js';
 
 const k = kernels();
 
@@ -97,20 +98,6 @@ describe('conv1d gradients by central differences (float64)', () => {
     }
   });
 });
-
-/** PyTorch [batch, channels, length] -> our [batch, length, channels]. */
-function toChannelsLast(data: number[], B: number, C: number, L: number): Float32Array {
-  const out = new Float32Array(B * L * C);
-  for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let t = 0; t < L; t++) out[(b * L + t) * C + c] = data[(b * C + c) * L + t];
-  return out;
-}
-
-/** PyTorch weight [out, in, width] -> ours [out, width, in]. */
-export function torchConvWeight(data: number[], M: number, C: number, K: number): Float32Array {
-  const out = new Float32Array(M * K * C);
-  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) for (let j = 0; j < K; j++) out[(m * K + j) * C + c] = data[(m * C + c) * K + j];
-  return out;
-}
 
 describe("conv1d with padding='same' matches PyTorch", () => {
   for (const key of ['conv1dSame', 'conv1dSameOdd'] as const) {

@@ -22,7 +22,7 @@ import {
   type TinyParams,
 } from '../helpers/textcnn.js';
 import fixture from '../fixtures/torch/textcnn_parity.json' with { type: 'json' };
-import { torchConvWeight } from './conv1d.test.js';
+import { torchConvWeight } from '../helpers/torch.js';
 
 const k = kernels();
 type Tensor = { shape: number[]; data: number[] };

@@ -1,0 +1,464 @@
+#include "runtime/program.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "cpu/conv1d.h"
+#include "cpu/dropout.h"
+#include "cpu/embedding.h"
+#include "cpu/linear.h"
+#include "cpu/loss.h"
+#include "cpu/optimizer.h"
+#include "cpu/pooling.h"
+
+namespace ft::runtime {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& message) { throw std::invalid_argument(message); }
+
+std::string opName(OpType t) {
+  switch (t) {
+    case OpType::Embedding: return "embedding";
+    case OpType::Conv1d: return "conv1d";
+    case OpType::Activation: return "activation";
+    case OpType::MaxOverTime: return "maxOverTime";
+    case OpType::MeanOverTime: return "meanOverTime";
+    case OpType::Concat: return "concat";
+    case OpType::Dropout: return "dropout";
+    case OpType::Linear: return "linear";
+  }
+  return "unknown";
+}
+
+// Ops whose backward writes (rather than adds to) the input gradient: their
+// input must have no other consumer.
+bool backwardWritesInput(OpType t) {
+  return t == OpType::Activation || t == OpType::MaxOverTime || t == OpType::MeanOverTime || t == OpType::Dropout;
+}
+
+}  // namespace
+
+Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_shared<ParamStorage>()) {
+  const size_t nt = spec_.tensors.size();
+  if (spec_.maxBatch == 0 || spec_.maxLength == 0) fail("maxBatch and maxLength must be positive");
+  if (nt < 2 || spec_.tensors[0].kind != TensorKind::Ids) fail("tensor 0 must be the token ids");
+  if (spec_.ops.empty() || spec_.ops.front().type != OpType::Embedding) fail("the graph must start with an embedding");
+
+  // Parameters: one flat array, each parameter at an offset.
+  size_t total = 0;
+  for (const ParamSpec& p : spec_.params) {
+    if (p.group < 0 || static_cast<size_t>(p.group) >= spec_.groups) fail("parameter " + p.name + " has no group");
+    paramOffsets_.push_back(total);
+    total += p.size;
+  }
+  params_->values.assign(total, 0.0f);
+  grads_.assign(total, 0.0f);
+  m_.assign(total, 0.0f);
+  v_.assign(total, 0.0f);
+  paramSteps_.assign(spec_.params.size(), 0);
+
+  // Producers and consumers; shapes checked op by op.
+  std::vector<int32_t> producer(nt, -1);
+  consumers_.assign(nt, {});
+  std::vector<bool> needsGrad(nt, false);
+  auto tensor = [&](int32_t i, size_t opIndex) -> const TensorSpec& {
+    if (i < 0 || static_cast<size_t>(i) >= nt) fail("op " + std::to_string(opIndex) + " refers to tensor " + std::to_string(i));
+    return spec_.tensors[static_cast<size_t>(i)];
+  };
+  auto paramSize = [&](const OpSpec& op, size_t k) -> size_t {
+    if (k >= op.params.size()) fail(opName(op.type) + " is missing a parameter");
+    int32_t idx = op.params[k];
+    if (idx < 0 || static_cast<size_t>(idx) >= spec_.params.size()) fail(opName(op.type) + " refers to a missing parameter");
+    return spec_.params[static_cast<size_t>(idx)].size;
+  };
+  for (size_t o = 0; o < spec_.ops.size(); ++o) {
+    const OpSpec& op = spec_.ops[o];
+    const std::string where = "op " + std::to_string(o) + " (" + opName(op.type) + ")";
+    const TensorSpec& out = tensor(op.output, o);
+    if (producer[static_cast<size_t>(op.output)] >= 0 || op.output == 0) fail(where + ": its output tensor is produced twice");
+    if (op.inputs.empty()) fail(where + ": no input");
+    for (int32_t in : op.inputs) {
+      tensor(in, o);
+      if (in != 0 && producer[static_cast<size_t>(in)] < 0) fail(where + ": input tensor " + std::to_string(in) + " is not produced before it");
+      consumers_[static_cast<size_t>(in)].push_back(static_cast<int32_t>(o));
+    }
+    const TensorSpec& in = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    switch (op.type) {
+      case OpType::Embedding:
+        if (in.kind != TensorKind::Ids || out.kind != TensorKind::Sequence) fail(where + ": expects ids in, a sequence out");
+        if (out.channels == 0 || paramSize(op, 0) % out.channels != 0) fail(where + ": weight size is not a multiple of the dimension");
+        if (op.paddingIdx >= static_cast<int64_t>(paramSize(op, 0) / out.channels)) fail(where + ": padding index outside the vocabulary");
+        if (o != 0) fail(where + ": the embedding must be the first op");
+        vocab_ = paramSize(op, 0) / out.channels;
+        break;
+      case OpType::Conv1d:
+        if (in.kind != TensorKind::Sequence || out.kind != TensorKind::Sequence) fail(where + ": expects a sequence in and out");
+        if (op.width == 0 || op.padLeft + op.padRight > op.width - 1) fail(where + ": padding must be less than the width");
+        if (paramSize(op, 0) != out.channels * op.width * in.channels) fail(where + ": weight size does not match [out, width, in]");
+        if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
+        minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
+        break;
+      case OpType::Activation:
+      case OpType::Dropout:
+        if (in.kind != out.kind || in.channels != out.channels) fail(where + ": output shape must equal input shape");
+        if (op.type == OpType::Dropout && !(op.dropout >= 0.0 && op.dropout < 1.0)) fail(where + ": dropout must be in [0, 1)");
+        break;
+      case OpType::MaxOverTime:
+      case OpType::MeanOverTime:
+        if (in.kind != TensorKind::Sequence || out.kind != TensorKind::Vector || in.channels != out.channels) {
+          fail(where + ": expects a sequence in and a vector of the same channels out");
+        }
+        break;
+      case OpType::Concat: {
+        size_t sum = 0;
+        for (int32_t i : op.inputs) {
+          const TensorSpec& t = spec_.tensors[static_cast<size_t>(i)];
+          int32_t p = producer[static_cast<size_t>(i)];
+          OpType pt = spec_.ops[static_cast<size_t>(p)].type;
+          if (t.kind != TensorKind::Vector || (pt != OpType::MaxOverTime && pt != OpType::MeanOverTime)) {
+            fail(where + ": concat inputs must be pooling outputs (they are written in place)");
+          }
+          sum += t.channels;
+        }
+        if (out.kind != TensorKind::Vector || out.channels != sum) fail(where + ": output channels must be the sum of the inputs'");
+        break;
+      }
+      case OpType::Linear:
+        if (in.kind != TensorKind::Vector || out.kind != TensorKind::Vector) fail(where + ": expects vectors in and out");
+        if (paramSize(op, 0) != out.channels * in.channels) fail(where + ": weight size does not match [out, in]");
+        if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
+        break;
+    }
+    if (op.type != OpType::Concat && op.inputs.size() != 1) fail(where + ": expects one input");
+    producer[static_cast<size_t>(op.output)] = static_cast<int32_t>(o);
+    bool ng = false;
+    for (int32_t i : op.inputs) ng = ng || needsGrad[static_cast<size_t>(i)];
+    for (int32_t p : op.params) ng = ng || trainable(p);
+    needsGrad[static_cast<size_t>(op.output)] = ng;
+  }
+  for (size_t o = 0; o < spec_.ops.size(); ++o) {
+    const OpSpec& op = spec_.ops[o];
+    if (backwardWritesInput(op.type) && consumers_[static_cast<size_t>(op.inputs[0])].size() > 1) {
+      fail("op " + std::to_string(o) + " (" + opName(op.type) + "): its input feeds several ops; only conv1d, linear and concat inputs may be shared");
+    }
+    if (op.type == OpType::Concat) {
+      for (int32_t i : op.inputs) {
+        if (consumers_[static_cast<size_t>(i)].size() != 1) fail("a pooling output that feeds a concat must feed nothing else");
+      }
+    }
+  }
+  const TensorSpec& last = spec_.tensors[static_cast<size_t>(spec_.ops.back().output)];
+  if (last.kind != TensorKind::Vector || last.channels < 1) fail("the last op must produce class logits [batch, classes]");
+  classes_ = last.channels;
+  if (!spec_.classWeights.empty() && spec_.classWeights.size() != classes_) fail("classWeights must have one entry per class");
+
+  // Activation buffers, sized for the largest batch. Concat outputs own their
+  // buffer; the pooling outputs feeding them are column views into it.
+  std::vector<size_t> sizes(nt, 0);
+  std::vector<size_t> offsets(nt, 0);
+  size_t act = 0;
+  for (size_t t = 1; t < nt; ++t) {
+    const TensorSpec& ts = spec_.tensors[t];
+    sizes[t] = spec_.maxBatch * (ts.kind == TensorKind::Sequence ? spec_.maxLength : 1) * ts.channels;
+  }
+  std::vector<int32_t> viewOf(nt, -1);
+  std::vector<size_t> viewColumn(nt, 0);
+  for (const OpSpec& op : spec_.ops) {
+    if (op.type != OpType::Concat) continue;
+    size_t col = 0;
+    for (int32_t i : op.inputs) {
+      viewOf[static_cast<size_t>(i)] = op.output;
+      viewColumn[static_cast<size_t>(i)] = col;
+      col += spec_.tensors[static_cast<size_t>(i)].channels;
+    }
+  }
+  for (size_t t = 1; t < nt; ++t) {
+    if (viewOf[t] >= 0) continue;
+    offsets[t] = act;
+    act += sizes[t];
+  }
+  activations_.assign(act, 0.0f);
+  activationGrads_.assign(act, 0.0f);
+  buffers_.assign(nt, Buffer{});
+  for (size_t t = 1; t < nt; ++t) {
+    Buffer& b = buffers_[t];
+    const size_t owner = viewOf[t] >= 0 ? static_cast<size_t>(viewOf[t]) : t;
+    b.data = activations_.data() + offsets[owner];
+    b.grad = activationGrads_.data() + offsets[owner];
+    b.stride = spec_.tensors[owner].channels;
+    b.offset = viewOf[t] >= 0 ? viewColumn[t] : 0;
+    b.needsGrad = needsGrad[t];
+    b.validSteps.assign(spec_.maxBatch, 0);
+  }
+  buffers_[0].validSteps.assign(spec_.maxBatch, 0);
+  size_t masks = 0, argmax = 0;
+  for (const OpSpec& op : spec_.ops) {
+    maskOffsets_.push_back(masks);
+    argmaxOffsets_.push_back(argmax);
+    if (op.type == OpType::Dropout) masks += sizes[static_cast<size_t>(op.output)];
+    if (op.type == OpType::MaxOverTime) argmax += sizes[static_cast<size_t>(op.output)];
+  }
+  dropoutMasks_.assign(masks, 0);
+  argmax_.assign(argmax, 0);
+  lossGrad_.assign(spec_.maxBatch * classes_, 0.0f);
+  rowLengths_.assign(spec_.maxBatch, 0);
+}
+
+size_t Program::bytesAllocated() const {
+  return sizeof(float) * (params_->values.size() + grads_.size() + m_.size() + v_.size() + activations_.size() +
+                          activationGrads_.size() + lossGrad_.size()) +
+         dropoutMasks_.size() + sizeof(int32_t) * argmax_.size();
+}
+
+void Program::validateBatch(const BatchView& b, bool needLabels) const {
+  if (b.batch == 0 || b.batch > spec_.maxBatch) {
+    fail("batch of " + std::to_string(b.batch) + " rows; this program takes 1 to " + std::to_string(spec_.maxBatch));
+  }
+  if (b.length < minLength_ || b.length > spec_.maxLength) {
+    fail("padded length " + std::to_string(b.length) + " outside [" + std::to_string(minLength_) + ", " +
+         std::to_string(spec_.maxLength) + "]: pad to at least the widest filter");
+  }
+  const size_t vocab = vocab_;
+  for (size_t i = 0; i < b.batch * b.length; ++i) {
+    if (b.ids[i] < 0 || static_cast<size_t>(b.ids[i]) >= vocab) {
+      fail("ids[" + std::to_string(i) + "] = " + std::to_string(b.ids[i]) + " is outside the vocabulary [0, " +
+           std::to_string(vocab) + ")");
+    }
+  }
+  if (b.lengths) {
+    for (size_t r = 0; r < b.batch; ++r) {
+      if (b.lengths[r] < 0) fail("lengths[" + std::to_string(r) + "] is negative");
+    }
+  }
+  if (needLabels) {
+    for (size_t r = 0; r < b.batch; ++r) {
+      if (b.labels[r] < 0 || static_cast<size_t>(b.labels[r]) >= classes_) {
+        fail("labels[" + std::to_string(r) + "] = " + std::to_string(b.labels[r]) + " is outside the classes [0, " +
+             std::to_string(classes_) + ")");
+      }
+    }
+  }
+}
+
+void Program::computeValidSteps(const BatchView& b) {
+  // Row r acts as if alone, padded to max(length, minLength).
+  std::vector<int32_t>& ids = buffers_[0].validSteps;
+  for (size_t r = 0; r < b.batch; ++r) {
+    size_t len = b.lengths ? static_cast<size_t>(b.lengths[r]) : b.length;
+    ids[r] = static_cast<int32_t>(std::min(b.length, std::max(len, minLength_)));
+  }
+  buffers_[0].steps = b.length;
+  for (const OpSpec& op : spec_.ops) {
+    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    Buffer& out = buffers_[static_cast<size_t>(op.output)];
+    const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
+    if (ot.kind != TensorKind::Sequence) continue;
+    if (op.type == OpType::Conv1d) {
+      const long extra = static_cast<long>(op.padLeft + op.padRight) - static_cast<long>(op.width) + 1;
+      out.steps = static_cast<size_t>(static_cast<long>(in.steps) + extra);
+      for (size_t r = 0; r < b.batch; ++r) {
+        long v = static_cast<long>(in.validSteps[r]) + extra;
+        out.validSteps[r] = static_cast<int32_t>(std::clamp(v, 1L, static_cast<long>(out.steps)));
+      }
+    } else {
+      out.steps = in.steps;
+      std::copy(in.validSteps.begin(), in.validSteps.begin() + static_cast<long>(b.batch), out.validSteps.begin());
+    }
+  }
+}
+
+void Program::forward(const BatchView& b, bool training) {
+  computeValidSteps(b);
+  const size_t B = b.batch;
+  for (size_t o = 0; o < spec_.ops.size(); ++o) {
+    const OpSpec& op = spec_.ops[o];
+    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    Buffer& out = buffers_[static_cast<size_t>(op.output)];
+    const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
+    const size_t n = B * (ot.kind == TensorKind::Sequence ? out.steps : 1) * ot.channels;
+    switch (op.type) {
+      case OpType::Embedding:
+        cpu::embeddingForward(b.ids, B * b.length, param(op.params[0]), ot.channels, out.data);
+        break;
+      case OpType::Conv1d: {
+        cpu::Conv1dShape s{B, in.steps, it.channels, ot.channels, op.width, op.padLeft, op.padRight};
+        cpu::conv1dForward(s, in.data, param(op.params[0]), op.params.size() > 1 ? param(op.params[1]) : nullptr, out.data);
+        break;
+      }
+      case OpType::Activation:
+        cpu::activationForward(op.activation, op.slope, in.data, out.data, n);
+        break;
+      case OpType::MaxOverTime:
+        cpu::maxOverTimeForward(in.data, B, in.steps, it.channels, b.lengths ? in.validSteps.data() : nullptr, out.data,
+                                out.stride, out.offset, argmax_.data() + argmaxOffsets_[o]);
+        break;
+      case OpType::MeanOverTime:
+        cpu::meanOverTimeForward(in.data, B, in.steps, it.channels, b.lengths ? in.validSteps.data() : nullptr, out.data,
+                                 out.stride, out.offset);
+        break;
+      case OpType::Concat:
+        break;  // its inputs wrote into its buffer
+      case OpType::Dropout:
+        if (training && op.dropout > 0.0) {
+          cpu::dropoutForward(in.data, out.data, dropoutMasks_.data() + maskOffsets_[o], n, op.dropout, random_);
+        } else {
+          std::memcpy(out.data, in.data, n * sizeof(float));
+        }
+        break;
+      case OpType::Linear:
+        cpu::linearForward(in.data, param(op.params[0]), op.params.size() > 1 ? param(op.params[1]) : nullptr, out.data, B,
+                           it.channels, ot.channels);
+        break;
+    }
+  }
+}
+
+void Program::backward(const BatchView& b) {
+  const size_t B = b.batch;
+  // Input gradients accumulate where a tensor has several consumers.
+  for (size_t t = 1; t < buffers_.size(); ++t) {
+    Buffer& buf = buffers_[t];
+    if (!buf.needsGrad || buf.offset != 0) continue;
+    const TensorSpec& ts = spec_.tensors[t];
+    const size_t n = B * (ts.kind == TensorKind::Sequence ? buf.steps : 1) * buf.stride;
+    std::memset(buf.grad, 0, n * sizeof(float));
+  }
+  const Buffer& logits = buffers_[static_cast<size_t>(spec_.ops.back().output)];
+  std::memcpy(logits.grad, lossGrad_.data(), B * classes_ * sizeof(float));
+
+  for (size_t k = spec_.ops.size(); k-- > 0;) {
+    const OpSpec& op = spec_.ops[k];
+    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    Buffer& out = buffers_[static_cast<size_t>(op.output)];
+    if (!out.needsGrad) continue;
+    const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
+    const size_t n = B * (ot.kind == TensorKind::Sequence ? out.steps : 1) * ot.channels;
+    switch (op.type) {
+      case OpType::Embedding:
+        if (trainable(op.params[0])) {
+          cpu::embeddingBackward(b.ids, B * b.length, out.grad, ot.channels, op.paddingIdx, grad(op.params[0]));
+        }
+        break;
+      case OpType::Conv1d: {
+        cpu::Conv1dShape s{B, in.steps, it.channels, ot.channels, op.width, op.padLeft, op.padRight};
+        if (trainable(op.params[0])) cpu::conv1dBackwardWeight(s, in.data, out.grad, grad(op.params[0]));
+        if (op.params.size() > 1 && trainable(op.params[1])) cpu::conv1dBackwardBias(s, out.grad, grad(op.params[1]));
+        if (in.needsGrad) cpu::conv1dBackwardInput(s, out.grad, param(op.params[0]), in.grad);
+        break;
+      }
+      case OpType::Activation:
+        if (in.needsGrad) cpu::activationBackward(op.activation, op.slope, in.data, out.data, out.grad, in.grad, n);
+        break;
+      case OpType::MaxOverTime:
+        if (in.needsGrad) {
+          cpu::maxOverTimeBackward(out.grad, out.stride, out.offset, argmax_.data() + argmaxOffsets_[k], B, in.steps,
+                                   it.channels, in.grad);
+        }
+        break;
+      case OpType::MeanOverTime:
+        if (in.needsGrad) {
+          cpu::meanOverTimeBackward(out.grad, out.stride, out.offset, B, in.steps, it.channels,
+                                    b.lengths ? in.validSteps.data() : nullptr, in.grad);
+        }
+        break;
+      case OpType::Concat:
+        break;  // its inputs read their gradient from its buffer
+      case OpType::Dropout:
+        if (in.needsGrad) {
+          if (op.dropout > 0.0) {
+            cpu::dropoutBackward(out.grad, dropoutMasks_.data() + maskOffsets_[k], in.grad, n, op.dropout);
+          } else {
+            std::memcpy(in.grad, out.grad, n * sizeof(float));
+          }
+        }
+        break;
+      case OpType::Linear:
+        if (trainable(op.params[0])) cpu::linearBackwardWeight(in.data, out.grad, grad(op.params[0]), B, it.channels, ot.channels);
+        if (op.params.size() > 1 && trainable(op.params[1])) cpu::linearBackwardBias(out.grad, grad(op.params[1]), B, ot.channels);
+        if (in.needsGrad) cpu::linearBackwardInput(out.grad, param(op.params[0]), in.grad, B, it.channels, ot.channels);
+        break;
+    }
+  }
+}
+
+StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
+  if (cfg.groups.size() != spec_.groups) fail("expected hyperparameters for " + std::to_string(spec_.groups) + " groups");
+  StepResult result;
+  forward(b, true);
+  const float* logits = buffers_[static_cast<size_t>(spec_.ops.back().output)].data;
+  cpu::CrossEntropyResult ce = cpu::softmaxCrossEntropy(
+      logits, b.labels, b.batch, classes_, spec_.classWeights.empty() ? nullptr : spec_.classWeights.data(),
+      static_cast<float>(spec_.labelSmoothing), lossGrad_.data());
+  result.loss = ce.loss;
+  result.correct = ce.correct;
+  if (!std::isfinite(ce.loss)) {
+    result.skipped = true;
+    return result;
+  }
+  for (size_t p = 0; p < spec_.params.size(); ++p) {
+    if (trainable(static_cast<int32_t>(p))) std::memset(grads_.data() + paramOffsets_[p], 0, spec_.params[p].size * sizeof(float));
+  }
+  backward(b);
+
+  double sumSquares = 0.0;
+  for (size_t p = 0; p < spec_.params.size(); ++p) {
+    if (trainable(static_cast<int32_t>(p))) sumSquares += cpu::sumOfSquares(grads_.data() + paramOffsets_[p], spec_.params[p].size);
+  }
+  result.gradNorm = std::sqrt(sumSquares);
+  if (!std::isfinite(result.gradNorm)) {
+    result.skipped = true;  // nothing was updated: parameters stay bitwise as they were
+    return result;
+  }
+  if (cfg.maxGradNorm > 0.0) {
+    const double coef = cfg.maxGradNorm / (result.gradNorm + 1e-6);
+    if (coef < 1.0) {
+      const float f = static_cast<float>(coef);
+      for (size_t p = 0; p < spec_.params.size(); ++p) {
+        if (!trainable(static_cast<int32_t>(p))) continue;
+        float* g = grads_.data() + paramOffsets_[p];
+        for (size_t i = 0; i < spec_.params[p].size; ++i) g[i] *= f;
+      }
+    }
+  }
+  ++steps_;
+  for (size_t p = 0; p < spec_.params.size(); ++p) {
+    if (!trainable(static_cast<int32_t>(p))) continue;
+    const GroupHyper& h = cfg.groups[static_cast<size_t>(spec_.params[p].group)];
+    const size_t off = paramOffsets_[p], n = spec_.params[p].size;
+    const int64_t t = ++paramSteps_[p];
+    float* w = params_->values.data() + off;
+    if (cfg.optimizer == OptimizerKind::Sgd) {
+      cpu::SgdConfig s{h.lr, cfg.momentum, cfg.dampening, h.weightDecay, cfg.nesterov};
+      cpu::sgdUpdate(s, t == 1, w, grads_.data() + off, m_.data() + off, n);
+    } else {
+      cpu::AdamConfig a{h.lr, cfg.beta1, cfg.beta2, cfg.eps, h.weightDecay, cfg.optimizer == OptimizerKind::AdamW};
+      cpu::adamUpdate(a, t, w, grads_.data() + off, m_.data() + off, v_.data() + off, n);
+    }
+  }
+  return result;
+}
+
+void Program::predict(const BatchView& b, float* logits) {
+  forward(b, false);
+  std::memcpy(logits, buffers_[static_cast<size_t>(spec_.ops.back().output)].data, b.batch * classes_ * sizeof(float));
+}
+
+StepResult Program::evaluate(const BatchView& b, float* logits) {
+  forward(b, false);
+  const float* out = buffers_[static_cast<size_t>(spec_.ops.back().output)].data;
+  if (logits) std::memcpy(logits, out, b.batch * classes_ * sizeof(float));
+  cpu::CrossEntropyResult ce = cpu::softmaxCrossEntropy(out, b.labels, b.batch, classes_,
+                                                        spec_.classWeights.empty() ? nullptr : spec_.classWeights.data(),
+                                                        static_cast<float>(spec_.labelSmoothing), nullptr);
+  StepResult r;
+  r.loss = ce.loss;
+  r.correct = ce.correct;
+  return r;
+}
+
+}  // namespace ft::runtime
