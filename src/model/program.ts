@@ -11,7 +11,7 @@
  */
 import { FinetuneError } from '../errors.js';
 import { Activation, loadNative } from '../native.js';
-import { GraphError, graphClasses, graphMinLength, graphParams, inferShapes, type ModelGraph, type ParamInfo } from './graph.js';
+import { GraphError, graphClasses, graphMinLength, graphParams, inferShapes, resolveLayerNames, type ModelGraph, type ParamInfo } from './graph.js';
 import { initParams } from './init.js';
 
 /** What the data loader yields: ids [batch x length] row-major, each row's real length, labels. */
@@ -57,9 +57,9 @@ export interface CompileOptions {
   seed?: number;
   /** Parameters to start from, by name (e.g. imported); others are initialised as PyTorch does. */
   params?: Map<string, Float32Array>;
-  /** Layers (or parameter names) that get no gradient work and no updates. */
+  /** Layers that get no gradient work and no updates: layer names or 'embedding', 'conv', 'head' (see resolveLayerNames), or parameter names. */
   freeze?: string[];
-  /** Named parameter groups, each a list of layer or parameter names; the rest form group 'default'. */
+  /** Named parameter groups, each a list of layers (as for freeze) or parameter names; the rest form group 'default'. */
   groups?: Record<string, string[]>;
   /** 'per-row' (default): a text's output never depends on its batch; 'batch': PyTorch-compatible pooling over every padded position. */
   padding?: 'per-row' | 'batch';
@@ -116,16 +116,20 @@ export class CompiledModel {
     this.maxBatch = options.maxBatch;
     this.maxLength = Math.max(options.maxLength, this.minLength);
     this.padding = options.padding ?? 'per-row';
-    const freeze = options.freeze ?? [];
-    for (const name of freeze) {
-      if (!this.paramInfo.some((p) => p.layer === name || p.name === name)) {
-        throw new GraphError(`cannot freeze '${name}': no layer or parameter of that name (layers with parameters: ${[...new Set(this.paramInfo.map((p) => p.layer))].join(', ')})`);
+    const expand = (what: string, names: readonly string[]) => {
+      const params = names.filter((n) => this.paramInfo.some((p) => p.name === n));
+      try {
+        return [...params, ...resolveLayerNames(graph, names.filter((n) => !params.includes(n)))];
+      } catch (err) {
+        throw new GraphError(`cannot ${what}: ${(err as Error).message}`);
       }
-    }
+    };
+    const freeze = expand('freeze', options.freeze ?? []);
+    const groupLists = Object.entries(options.groups ?? {}).map(([name, names]) => expand(`make group '${name}'`, names));
     this.groupNames = ['default', ...Object.keys(options.groups ?? {})];
     const groupOf = (p: ParamInfo) => {
       let g = 0;
-      Object.values(options.groups ?? {}).forEach((names, i) => {
+      groupLists.forEach((names, i) => {
         if (matches(p, names)) g = i + 1;
       });
       return g;

@@ -1,0 +1,136 @@
+/**
+ * Accuracy of Kim (2014)'s CNN-rand reproduced in Node: MR by 10-fold
+ * cross-validation, SST-2 (sentences only) and TREC on their test sets, with
+ * the paper's setup (embedding 300 random, widths 3,4,5 x 100 maps, relu,
+ * max over time, dropout 0.5, batch 50) trained with Adam 1e-3. Model
+ * selection by a 10% dev split of the training data (SST-2: its dev set):
+ * the best epoch's weights are kept (early stopping, patience 3).
+ *
+ * Run: `npx finetune bench accuracy [--data DIR] [--json]`, or
+ * `node dist/bench/accuracy.js [--quick]` (quick: 2 folds, 3 epochs).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { encodeFile, kFold, loadTrainingData, stratifiedSplit, type EncodedDataset } from '../src/data/index.js';
+import { loadNative } from '../src/native.js';
+import { textCNN } from '../src/model/graph.js';
+import { compileModel } from '../src/model/program.js';
+import { evaluate, fit } from '../src/train/trainer.js';
+
+export interface AccuracyBenchOptions {
+  dataDir?: string;
+  json?: boolean;
+  threads?: number;
+  /** Fewer folds and epochs, for a smoke run. */
+  quick?: boolean;
+  epochs?: number;
+  folds?: number;
+  only?: Array<'mr' | 'sst2' | 'trec'>;
+}
+
+export interface AccuracyFigure {
+  dataset: string;
+  accuracy: number;
+  paper: number;
+  epochs: number[];
+  secondsPerEpoch: number;
+  examplesPerSecond: number;
+  runs: number;
+}
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
+  return dir;
+}
+
+interface RunResult { accuracy: number; epochs: number; secondsPerEpoch: number; examplesPerSecond: number }
+
+async function trainAndTest(train: EncodedDataset, dev: EncodedDataset, test: EncodedDataset, vocabSize: number, labels: readonly string[], o: { epochs: number; seed: number; padId: number }): Promise<RunResult> {
+  const graph = textCNN({ vocabSize, classes: labels.length, paddingIdx: o.padId });
+  let longest = 1;
+  for (let i = 0; i < train.size; i++) longest = Math.max(longest, train.length(i));
+  const model = compileModel(graph, { maxBatch: 50, maxLength: Math.min(longest, 128), seed: o.seed });
+  try {
+    const r = await fit(model, train, { labels, dev, epochs: o.epochs, batchSize: 50, lr: 1e-3, seed: o.seed, padId: o.padId, bucket: true, earlyStopping: { patience: 3 } });
+    const m = await evaluate(model, test, labels, { padId: o.padId });
+    return { accuracy: m.accuracy, epochs: r.bestEpoch ?? r.epochs, secondsPerEpoch: r.secondsPerEpoch, examplesPerSecond: r.examplesPerSecond };
+  } finally {
+    model.dispose();
+  }
+}
+
+function summarise(dataset: string, paper: number, runs: RunResult[]): AccuracyFigure {
+  const mean = (f: (r: RunResult) => number) => runs.reduce((s, r) => s + f(r), 0) / runs.length;
+  return { dataset, accuracy: mean((r) => r.accuracy), paper, epochs: runs.map((r) => r.epochs), secondsPerEpoch: mean((r) => r.secondsPerEpoch), examplesPerSecond: mean((r) => r.examplesPerSecond), runs: runs.length };
+}
+
+export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise<AccuracyFigure[]> {
+  const dataDir = resolve(opts.dataDir ?? join(repoRoot(), '..', 'shared', 'data'));
+  if (!existsSync(dataDir)) throw new Error(`bench accuracy: no data folder at ${dataDir}; pass --data DIR (with mr/, sst2/, trec/)`);
+  if (opts.threads !== undefined) (loadNative() as unknown as { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
+  const epochs = opts.epochs ?? (opts.quick ? 3 : 20);
+  const folds = opts.folds ?? (opts.quick ? 2 : 10);
+  const only = new Set(opts.only ?? ['mr', 'sst2', 'trec']);
+  const log = (s: string) => { if (!opts.json) process.stderr.write(`${s}\n`); };
+  const figures: AccuracyFigure[] = [];
+
+  if (only.has('mr')) {
+    const mr = await loadTrainingData(join(dataDir, 'mr', 'rt-polarity.all'), { read: { encoding: 'latin1' } });
+    const runs: RunResult[] = [];
+    const splits = kFold(mr.dataset.labels, 10, 1).slice(0, folds);
+    for (const [k, split] of splits.entries()) {
+      const rest = mr.dataset.subset(split.train);
+      const [tr, dv] = stratifiedSplit(rest.labels, [0.9, 0.1], k);
+      const r = await trainAndTest(rest.subset(tr), rest.subset(dv), mr.dataset.subset(split.test), mr.vocab.size, mr.labels.names, { epochs, seed: k + 1, padId: mr.vocab.padId });
+      log(`MR fold ${k + 1}/${splits.length}: accuracy ${(r.accuracy * 100).toFixed(2)}% (best epoch ${r.epochs}, ${r.secondsPerEpoch.toFixed(1)} s/epoch)`);
+      runs.push(r);
+    }
+    figures.push(summarise(`MR (${splits.length}-fold CV)`, 76.1, runs));
+  }
+  if (only.has('sst2')) {
+    const sst = await loadTrainingData(join(dataDir, 'sst2', 'train.txt'));
+    const other = async (f: string) => (await encodeFile(join(dataDir, 'sst2', f), { vocab: sst.vocab, labels: sst.labels })).dataset;
+    const r = await trainAndTest(sst.dataset, await other('dev.txt'), await other('test.txt'), sst.vocab.size, sst.labels.names, { epochs, seed: 1, padId: sst.vocab.padId });
+    log(`SST-2: accuracy ${(r.accuracy * 100).toFixed(2)}%`);
+    figures.push(summarise('SST-2 (sentences)', 81, [r]));
+  }
+  if (only.has('trec')) {
+    // TREC's train.txt holds Latin-1 bytes; it is not lower-cased.
+    const trec = await loadTrainingData(join(dataDir, 'trec', 'train.txt'), { read: { encoding: 'latin1' } });
+    const test = (await encodeFile(join(dataDir, 'trec', 'test.txt'), { read: { encoding: 'latin1' }, vocab: trec.vocab, labels: trec.labels })).dataset;
+    const [tr, dv] = stratifiedSplit(trec.dataset.labels, [0.9, 0.1], 1);
+    const r = await trainAndTest(trec.dataset.subset(tr), trec.dataset.subset(dv), test, trec.vocab.size, trec.labels.names, { epochs, seed: 1, padId: trec.vocab.padId });
+    log(`TREC: accuracy ${(r.accuracy * 100).toFixed(2)}%`);
+    figures.push(summarise('TREC', 91.2, [r]));
+  }
+
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ bench: 'accuracy', figures })}\n`);
+  } else {
+    process.stdout.write('dataset               accuracy  paper (CNN-rand)  best epochs        s/epoch  ex/s\n');
+    for (const f of figures) {
+      process.stdout.write(`${f.dataset.padEnd(22)} ${(f.accuracy * 100).toFixed(2).padStart(6)}%  ${f.paper.toFixed(1).padStart(8)}%        ${f.epochs.join(',').padEnd(18)} ${f.secondsPerEpoch.toFixed(1).padStart(6)}  ${f.examplesPerSecond.toFixed(0).padStart(5)}\n`);
+    }
+  }
+  return figures;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const args = process.argv.slice(2);
+  const value = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+  runAccuracyBench({
+    quick: args.includes('--quick'),
+    json: args.includes('--json'),
+    dataDir: value('--data'),
+    epochs: value('--epochs') ? Number(value('--epochs')) : undefined,
+    folds: value('--folds') ? Number(value('--folds')) : undefined,
+    threads: value('--threads') ? Number(value('--threads')) : undefined,
+    only: value('--only')?.split(',') as AccuracyBenchOptions['only'],
+  }).catch((err) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}

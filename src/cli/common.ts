@@ -1,0 +1,32 @@
+/** Pieces shared by the commands: reading options common to several, printing results. */
+import type { DataFormat, ReadOptions } from '../data/reader.js';
+import type { TextEncoding } from '../data/lines.js';
+import { choiceOption, type OptionSpec, UsageError } from './args.js';
+
+export const READ_OPTIONS: OptionSpec = {
+  format: { type: 'string', default: 'auto', help: 'auto, labeled (LABEL TEXT per line), csv, tsv or jsonl', value: 'FORMAT' },
+  encoding: { type: 'string', default: 'utf8', help: 'utf8 (strict) or latin1', value: 'ENC' },
+  'text-field': { type: 'string', help: 'CSV/TSV column or JSONL key of the text (default: text, sentence, ...)', value: 'NAME' },
+  'label-field': { type: 'string', help: 'CSV/TSV column or JSONL key of the label (default: label, class, ...)', value: 'NAME' },
+  'skip-bad': { type: 'boolean', help: 'skip and count malformed records and unknown labels instead of stopping' },
+};
+
+export function readOptions(v: Record<string, string | boolean | undefined>): Omit<ReadOptions, 'labels'> {
+  const format = choiceOption('format', v.format, ['auto', 'labeled', 'csv', 'tsv', 'jsonl'] as const) as DataFormat | 'auto';
+  const encoding = choiceOption('encoding', v.encoding, ['utf8', 'latin1'] as const) as TextEncoding;
+  const o: Omit<ReadOptions, 'labels'> = { format, encoding };
+  if (typeof v['text-field'] === 'string') o.textField = v['text-field'];
+  if (typeof v['label-field'] === 'string') o.labelField = v['label-field'];
+  if (v['skip-bad']) o.onError = 'skip';
+  return o;
+}
+
+export function requireString(v: Record<string, string | boolean | undefined>, name: string, command: string): string {
+  const s = v[name];
+  if (typeof s !== 'string' || s === '') throw new UsageError(`${command}: --${name} is required (see finetune ${command} --help)`);
+  return s;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}

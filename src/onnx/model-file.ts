@@ -1,0 +1,150 @@
+/**
+ * The model file this package writes and reads: one ONNX file holding the
+ * graph and weights (runnable by onnxruntime-node) and, in metadata_props,
+ * everything needed to use or train it again: the model graph, vocabulary,
+ * tokenizer settings and label names.
+ *
+ * @example
+ * await saveModel('sentiment.onnx', { graph, params, vocab, tokenizer, labels });
+ * const m = await loadModel('sentiment.onnx'); // { graph, params, vocab, tokenizer, labels }
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
+import { Vocabulary } from '../data/vocab.js';
+import { FinetuneError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { GraphError, graphParams, inferShapes, type ModelGraph } from '../model/graph.js';
+import { OnnxFormatError } from './errors.js';
+import { convWeightFromOnnx, exportOnnxModel } from './export.js';
+import { decodeModel, encodeModel, tensorToFloat32, type ModelProto } from './proto.js';
+
+export const MODEL_FORMAT = 'finetune-model/1';
+
+export interface SavedModel {
+  graph: ModelGraph;
+  /** Parameters in the kernels' layouts, by name. */
+  params: Map<string, Float32Array>;
+  vocab: Vocabulary;
+  tokenizer: TokenizerConfig;
+  labels: string[];
+}
+
+export class ModelFileError extends FinetuneError {
+  constructor(message: string, readonly file?: string) {
+    super('ERR_FINETUNE_MODEL_FILE', message);
+  }
+}
+
+const KEY = {
+  format: 'finetune.format',
+  graph: 'finetune.graph',
+  vocab: 'finetune.vocab',
+  specials: 'finetune.specials',
+  tokenizer: 'finetune.tokenizer',
+  labels: 'finetune.labels',
+} as const;
+
+/** The ONNX model for a saved model, with our metadata. */
+export function toOnnx(m: SavedModel, producerVersion = '0.1.0'): ModelProto {
+  return exportOnnxModel({
+    graph: m.graph,
+    params: m.params,
+    padId: m.vocab.padId,
+    producerVersion,
+    metadata: {
+      [KEY.format]: MODEL_FORMAT,
+      [KEY.graph]: JSON.stringify(m.graph),
+      [KEY.vocab]: JSON.stringify(m.vocab.toArray()),
+      [KEY.specials]: JSON.stringify({ pad: m.vocab.pad, unk: m.vocab.unk }),
+      [KEY.tokenizer]: JSON.stringify(m.tokenizer),
+      [KEY.labels]: JSON.stringify(m.labels),
+    },
+  });
+}
+
+/** Writes the model atomically (temporary file, fsync, rename): a crash leaves the old file or the new one. */
+export async function saveModel(path: string, m: SavedModel): Promise<void> {
+  const vocabRows = m.graph.layers.find((l) => l.type === 'embedding');
+  if (vocabRows && vocabRows.type === 'embedding' && vocabRows.vocabSize !== m.vocab.size) {
+    throw new ModelFileError(`cannot save: the embedding has ${vocabRows.vocabSize} rows but the vocabulary ${m.vocab.size} tokens`, path);
+  }
+  for (const [name, v] of m.params) {
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new ModelFileError(`cannot save: parameter ${name} holds a non-finite value at ${i}; the previous file is left as it was`, path);
+    }
+  }
+  await writeFileAtomic(path, encodeModel(toOnnx(m)));
+}
+
+function parseJson(model: ModelProto, key: string, file: string): unknown {
+  const entry = model.metadataProps.find((p) => p.key === key);
+  if (!entry) throw new ModelFileError(`${file}: metadata '${key}' is missing`, file);
+  try {
+    return JSON.parse(entry.value);
+  } catch (err) {
+    throw new ModelFileError(`${file}: metadata '${key}' is not valid JSON (${(err as Error).message})`, file);
+  }
+}
+
+/** True when the ONNX model was written by this package (it carries our metadata). */
+export function isFinetuneModel(model: ModelProto): boolean {
+  return model.metadataProps.some((p) => p.key === KEY.format && p.value === MODEL_FORMAT);
+}
+
+/** Reads a model this package saved; with expectedSha256, refuses a file whose digest differs before parsing it. */
+export async function loadModel(file: string, options: { expectedSha256?: string } = {}): Promise<SavedModel> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new ModelFileError(`cannot read ${file}: ${(err as Error).message}`, file);
+  }
+  if (options.expectedSha256 !== undefined) {
+    const want = options.expectedSha256.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(want)) throw new ModelFileError(`--sha256 must be 64 hexadecimal digits, got '${options.expectedSha256}'`, file);
+    const got = createHash('sha256').update(bytes).digest('hex');
+    if (got !== want) throw new ModelFileError(`${file}: SHA-256 is ${got}, not the expected ${want}; refusing to load it`, file);
+  }
+  const model = decodeModel(bytes, { file });
+  return fromOnnx(model, file);
+}
+
+export function fromOnnx(model: ModelProto, file: string): SavedModel {
+  if (!isFinetuneModel(model)) {
+    throw new ModelFileError(`${file}: not a model saved by finetune (no '${KEY.format}' metadata); to import an ONNX model exported elsewhere, give its vocabulary with --vocab`, file);
+  }
+  const graph = parseJson(model, KEY.graph, file) as ModelGraph;
+  try {
+    inferShapes(graph);
+  } catch (err) {
+    throw new ModelFileError(`${file}: the stored graph is invalid: ${(err as GraphError).message}`, file);
+  }
+  const tokens = parseJson(model, KEY.vocab, file);
+  const specials = parseJson(model, KEY.specials, file) as { pad?: string; unk?: string };
+  if (!Array.isArray(tokens)) throw new ModelFileError(`${file}: metadata '${KEY.vocab}' must be an array of tokens`, file);
+  const vocab = Vocabulary.fromTokens(tokens as string[], { pad: specials?.pad, unk: specials?.unk });
+  const tokenizer = Tokenizer.fromJSON(parseJson(model, KEY.tokenizer, file)).toJSON();
+  const labels = parseJson(model, KEY.labels, file);
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string')) throw new ModelFileError(`${file}: metadata '${KEY.labels}' must be an array of strings`, file);
+
+  const init = new Map((model.graph?.initializer ?? []).map((t, i) => [t.name, { t, i }]));
+  const params = new Map<string, Float32Array>();
+  for (const p of graphParams(graph)) {
+    const found = init.get(p.name);
+    if (!found) throw new ModelFileError(`${file}: initializer '${p.name}' is missing`, file);
+    const values = tensorToFloat32(found.t, { file, path: `graph.initializer[${found.i}] (${p.name})` });
+    const isConv = p.shape.length === 3;
+    const want = isConv ? [p.shape[0], p.shape[2], p.shape[1]] : p.shape;
+    if (found.t.dims.length !== want.length || found.t.dims.some((d, i) => d !== want[i])) {
+      throw new OnnxFormatError(`initializer has dims [${found.t.dims.join(', ')}] but the graph needs [${want.join(', ')}]`, { file, path: `graph.initializer[${found.i}] (${p.name})` });
+    }
+    params.set(p.name, isConv ? convWeightFromOnnx(values, p.shape[0], p.shape[1], p.shape[2]) : values);
+  }
+  const emb = graph.layers[0];
+  if (emb.type === 'embedding' && emb.vocabSize !== vocab.size) {
+    throw new ModelFileError(`${file}: the embedding has ${emb.vocabSize} rows but the vocabulary ${vocab.size} tokens`, file);
+  }
+  return { graph, params, vocab, tokenizer, labels: labels as string[] };
+}

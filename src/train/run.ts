@@ -1,0 +1,186 @@
+/**
+ * A whole training run from files: read and encode the data, build (or
+ * continue) the model, fit with checkpoints, evaluate, and hand back a model
+ * ready to save. This is what `finetune train` runs.
+ *
+ * @example
+ * const run = await trainFromFiles({ train: 'train.txt', dev: 'dev.txt', epochs: 5 });
+ * await saveModel('model.onnx', run.model);
+ */
+import { encodeFile, loadTrainingData } from '../data/dataset.js';
+import type { EncodedDataset } from '../data/dataset.js';
+import type { LabelMap } from '../data/labels.js';
+import { LabelMap as Labels } from '../data/labels.js';
+import type { DataSummary, ReadOptions } from '../data/reader.js';
+import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
+import type { Vocabulary } from '../data/vocab.js';
+import type { JsonValue } from '../io/tensorfile.js';
+import { textCNN, type ModelGraph, type TextCNNOptions } from '../model/graph.js';
+import { compileModel, type CompiledModel, type OptimizerName } from '../model/program.js';
+import type { SavedModel } from '../onnx/model-file.js';
+import { CheckpointStateError, fingerprint, loadCheckpoint, saveCheckpoint, toJson, type DataFingerprint } from './checkpoint.js';
+import type { Metrics } from './metrics.js';
+import type { ScheduleSpec } from './schedule.js';
+import { evaluate, fit, type EpochRecord, type FitResult, type StepInfo, type TrainerSnapshot } from './trainer.js';
+
+export interface TrainRunOptions {
+  train: string;
+  dev?: string;
+  test?: string;
+  read?: Omit<ReadOptions, 'labels'>;
+  tokenizer?: Partial<TokenizerConfig>;
+  vocab?: { minCount?: number; maxSize?: number };
+  /** Continue training this model (saved by finetune): its graph, weights, vocabulary, tokenizer and labels. */
+  init?: SavedModel;
+  /** Architecture of a new model (Kim 2014 CNN-rand by default). */
+  architecture?: Omit<TextCNNOptions, 'vocabSize' | 'classes'>;
+  /** Longest text in tokens; longer ones are cut (default 256). */
+  maxLength?: number;
+  epochs?: number;
+  batchSize?: number;
+  optimizer?: OptimizerName;
+  lr?: number;
+  weightDecay?: number;
+  momentum?: number;
+  maxGradNorm?: number;
+  schedule?: ScheduleSpec;
+  warmupSteps?: number;
+  seed?: number;
+  freeze?: string[];
+  bucket?: boolean;
+  earlyStopping?: { patience: number; metric?: 'accuracy' | 'macroF1' | 'loss' };
+  padding?: 'per-row' | 'batch';
+  /** Save a checkpoint here after every epoch (and every `checkpointEvery` steps). */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  /** Continue the run saved in this checkpoint folder. */
+  resume?: string;
+  /** Resume even though the training file differs from the checkpoint's. */
+  allowDataChange?: boolean;
+  /** Stop after this many optimizer steps in total (the run can be resumed). */
+  maxSteps?: number;
+  onStep?: (info: StepInfo, epochs: number) => void;
+  onEpoch?: (record: EpochRecord, epochs: number) => void;
+  onMessage?: (text: string) => void;
+}
+
+export interface TrainRunResult {
+  model: SavedModel;
+  fit: FitResult;
+  dev?: Metrics;
+  test?: Metrics;
+  train: DataSummary;
+  vocabSize: number;
+  examples: { train: number; dev?: number; test?: number };
+}
+
+/** Options that define a run; stored in checkpoints so a resume continues the same run. */
+const RUN_KEYS = ['freeze', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
+
+function longest(d: EncodedDataset): number {
+  let m = 1;
+  for (let i = 0; i < d.size; i++) m = Math.max(m, d.length(i));
+  return m;
+}
+
+export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunResult> {
+  let o: TrainRunOptions = { ...given };
+  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  const data = await fingerprint(o.train);
+  if (o.resume) {
+    resumed = await loadCheckpoint(o.resume);
+    if (!o.allowDataChange && (resumed.data.sha256 !== data.sha256 || resumed.data.size !== data.size)) {
+      throw new CheckpointStateError(
+        'ERR_FINETUNE_CHECKPOINT_DATA',
+        `${o.train} differs from the training data of the checkpoint in ${o.resume} (${resumed.data.file}, ${resumed.data.size} bytes, sha256 ${resumed.data.sha256.slice(0, 12)}...); pass --allow-data-change to resume anyway`,
+      );
+    }
+    // The stored options define the run; only the number of epochs may grow.
+    const stored = resumed.options as unknown as Partial<TrainRunOptions>;
+    o = { ...o, ...stored, epochs: given.epochs ?? stored.epochs };
+  }
+
+  const start = resumed?.model ?? o.init;
+  const tokenizer = new Tokenizer(start ? start.tokenizer : o.tokenizer);
+  const read = { ...o.read };
+  const loaded = start
+    ? await loadTrainingData(o.train, { read, tokenizer, baseVocab: start.vocab, labels: Labels.fromNames(start.labels) })
+    : await loadTrainingData(o.train, { read, tokenizer, vocab: o.vocab });
+  const vocab: Vocabulary = loaded.vocab;
+  const labels: LabelMap = loaded.labels;
+  o.onMessage?.(
+    `read ${loaded.summary.examples} training examples from ${o.train} (${loaded.summary.format}, ${loaded.summary.encoding}; ${labels.size} classes: ${loaded.summary.classes.map((c) => `${c.label} ${c.count}`).join(', ')}); vocabulary ${vocab.size} tokens` +
+      (loaded.summary.skipped.blank ? `; ${loaded.summary.skipped.blank} blank lines skipped` : ''),
+  );
+  const encodeOther = async (file: string) => (await encodeFile(file, { read: { ...read }, tokenizer, vocab, labels })).dataset;
+  const dev = o.dev ? await encodeOther(o.dev) : undefined;
+  const test = o.test ? await encodeOther(o.test) : undefined;
+
+  const graph: ModelGraph = start ? start.graph : textCNN({ vocabSize: vocab.size, classes: labels.size, paddingIdx: vocab.padId, ...o.architecture });
+  const batchSize = o.batchSize ?? 50;
+  const maxLength = Math.min(o.maxLength ?? 256, longest(loaded.dataset));
+  const model: CompiledModel = compileModel(graph, {
+    maxBatch: batchSize,
+    maxLength,
+    seed: o.seed ?? 0,
+    params: start?.params,
+    freeze: o.freeze,
+    padding: o.padding,
+  });
+  try {
+    if (resumed) model.setState(resumed.state);
+    const runOptions = toJson(Object.fromEntries(RUN_KEYS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]))) as Record<string, JsonValue>;
+    const epochs = o.epochs ?? 10;
+    const snapshotModel = (): SavedModel => ({ graph, params: model.params(), vocab, tokenizer: tokenizer.toJSON(), labels: [...labels.names] });
+    const save = async (snap: TrainerSnapshot) => {
+      if (!o.checkpointDir) return;
+      await saveCheckpoint(o.checkpointDir, { model: snapshotModel(), state: model.getState(), trainer: snap, options: runOptions, data });
+    };
+    let sinceCheckpoint = 0;
+    const result = await fit(model, loaded.dataset, {
+      labels: labels.names,
+      dev,
+      epochs,
+      batchSize,
+      optimizer: o.optimizer,
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      momentum: o.momentum,
+      maxGradNorm: o.maxGradNorm,
+      schedule: o.schedule,
+      warmupSteps: o.warmupSteps,
+      seed: o.seed,
+      padId: vocab.padId,
+      unkId: vocab.unkId,
+      bucket: o.bucket,
+      earlyStopping: o.earlyStopping,
+      maxSteps: o.maxSteps,
+      resume: resumed ? resumed.trainer : undefined,
+      onStep: (s) => o.onStep?.(s, epochs),
+      onEpoch: (r) => o.onEpoch?.(r, epochs),
+      onBatchEnd: async (snapshot, endOfEpoch) => {
+        sinceCheckpoint++;
+        if (o.checkpointDir && (endOfEpoch || (o.checkpointEvery && sinceCheckpoint >= o.checkpointEvery))) {
+          sinceCheckpoint = 0;
+          await save(snapshot());
+        }
+      },
+    });
+    const devMetrics = dev ? await evaluate(model, dev, labels.names, { batchSize, padId: vocab.padId }) : undefined;
+    const testMetrics = test ? await evaluate(model, test, labels.names, { batchSize, padId: vocab.padId }) : undefined;
+    const saved: SavedModel = { graph, params: new Map([...model.params()].map(([n, v]) => [n, v.slice()])), vocab, tokenizer: tokenizer.toJSON(), labels: [...labels.names] };
+    return {
+      model: saved,
+      fit: result,
+      dev: devMetrics,
+      test: testMetrics,
+      train: loaded.summary,
+      vocabSize: vocab.size,
+      examples: { train: loaded.dataset.size, dev: dev?.size, test: test?.size },
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+export type { DataFingerprint };
