@@ -134,9 +134,26 @@ export interface NativeKernels {
   clipGradNorm(a: { grads: Float32Array[]; maxNorm: number }): number;
 }
 
+/** A CPU kernel code path; see native/cpu/dispatch.h. */
+export type KernelPath = 'scalar' | 'portable' | 'avx2' | 'avx512';
+
 export interface NativeAddon {
   kernels: NativeKernels;
+  /** `kernels`: the kernel path chosen when the addon loaded (the best the CPU runs, or FINETUNE_KERNELS). */
   features: { napiVersion: number; kernels: string };
+  /** Forces a kernel path for every later call (tests, benchmarks); throws when this CPU or build lacks it. Returns it. */
+  setKernelPath(path: KernelPath): KernelPath;
+  /** The kernel path in use now. */
+  getKernelPath(): KernelPath;
+  /** The kernel paths this CPU and build can run, slowest first. */
+  kernelPaths(): KernelPath[];
+  /** Sets the native thread pool's size (1 to 256, default: the hardware's threads). Returns it. */
+  setThreads(n: number): number;
+  getThreads(): number;
+  /** FMA-bound loop of the current path on every pool thread: the FLOP/s peak. */
+  measurePeak(a?: { seconds?: number }): { gflops: number; threads: number; path: KernelPath };
+  /** Large memcpy over the pool's threads; GB/s counting bytes read plus written. */
+  measureBandwidth(a?: { megabytes?: number; repeats?: number }): { gbps: number; threads: number };
 }
 
 /** The package root: the nearest folder above this file with our package.json. */

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "addon/bindings.h"
+#include "cpu/dispatch.h"
 
 namespace ft::addon {
 
@@ -38,9 +39,11 @@ void addGuarded(Napi::Env env, Napi::Object target, const Binding& binding) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ft::addon::registerKernelBindings(env, exports);
   ft::addon::registerProgramBindings(env, exports);
+  ft::addon::registerConfigBindings(env, exports);
   Napi::Object features = Napi::Object::New(env);
   features.Set("napiVersion", NAPI_VERSION);
-  features.Set("kernels", "scalar");
+  // The kernel path chosen at load time (getKernelPath() tells the current one).
+  features.Set("kernels", ft::cpu::kernelPathName(ft::cpu::currentKernelPath()));
   exports.Set("features", features);
   return exports;
 }

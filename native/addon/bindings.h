@@ -14,5 +14,8 @@ void addGuarded(Napi::Env env, Napi::Object target, const Binding& binding);
 
 void registerKernelBindings(Napi::Env env, Napi::Object exports);
 void registerProgramBindings(Napi::Env env, Napi::Object exports);
+// setKernelPath, getKernelPath, kernelPaths, setThreads, getThreads,
+// measurePeak, measureBandwidth (config_binding.cpp).
+void registerConfigBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace ft::addon

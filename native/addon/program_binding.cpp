@@ -176,7 +176,8 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
                        {InstanceMethod("trainStep", &ProgramWrap::TrainStep), InstanceMethod("predict", &ProgramWrap::Predict),
                         InstanceMethod("evaluate", &ProgramWrap::Evaluate), InstanceMethod("params", &ProgramWrap::Params),
                         InstanceMethod("getState", &ProgramWrap::GetState), InstanceMethod("setState", &ProgramWrap::SetState),
-                        InstanceMethod("dispose", &ProgramWrap::Dispose), InstanceMethod("info", &ProgramWrap::Info)});
+                        InstanceMethod("dispose", &ProgramWrap::Dispose), InstanceMethod("info", &ProgramWrap::Info),
+                        InstanceMethod("setFrozen", &ProgramWrap::SetFrozen)});
   }
 
   explicit ProgramWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramWrap>(info) {
@@ -315,6 +316,16 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     o.Set("maxLength", static_cast<double>(p.spec().maxLength));
     o.Set("bytes", static_cast<double>(p.bytesAllocated()));
     return o;
+  }
+
+  Napi::Value SetFrozen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    runtime::Program& p = live(env, "setFrozen");
+    claim(env, "setFrozen");
+    Args a(info, "setFrozen");
+    const size_t index = a.size("param", 0, p.spec().params.size() - 1);
+    p.setFrozen(index, a.flag("frozen", true));
+    return env.Undefined();
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

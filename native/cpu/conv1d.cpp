@@ -1,7 +1,7 @@
 // Scalar reference implementation: the fast variants are checked against it.
 #include "cpu/conv1d.h"
 
-namespace ft::cpu {
+namespace ft::cpu::scalar {
 
 namespace {
 // Input step for output step t and tap k, or -1 when it falls in the zero padding.
@@ -84,4 +84,4 @@ void conv1dBackwardBias(const Conv1dShape& s, const float* dy, float* dBias) {
   }
 }
 
-}  // namespace ft::cpu
+}  // namespace ft::cpu::scalar

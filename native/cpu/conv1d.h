@@ -32,4 +32,13 @@ void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy,
 // dBias += sum over batch and steps of dy.
 void conv1dBackwardBias(const Conv1dShape& s, const float* dy, float* dBias);
 
+// The scalar references (conv1d.cpp): plain loops the fast paths are tested
+// against. The functions above dispatch (cpu/dispatch.h).
+namespace scalar {
+void conv1dForward(const Conv1dShape& s, const float* x, const float* weight, const float* bias, float* y);
+void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* weight, float* dx);
+void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dWeight);
+void conv1dBackwardBias(const Conv1dShape& s, const float* dy, float* dBias);
+}  // namespace scalar
+
 }  // namespace ft::cpu

@@ -10,6 +10,7 @@ void embeddingForward(const int32_t* ids, size_t n, const float* weight, size_t 
   }
 }
 
+namespace scalar {
 void embeddingBackward(const int32_t* ids, size_t n, const float* gradOut, size_t dim, int64_t paddingIdx,
                        float* gradWeight) {
   for (size_t i = 0; i < n; ++i) {
@@ -19,5 +20,6 @@ void embeddingBackward(const int32_t* ids, size_t n, const float* gradOut, size_
     for (size_t d = 0; d < dim; ++d) row[d] += g[d];
   }
 }
+}  // namespace scalar
 
 }  // namespace ft::cpu

@@ -13,4 +13,10 @@ void embeddingForward(const int32_t* ids, size_t n, const float* weight, size_t 
 void embeddingBackward(const int32_t* ids, size_t n, const float* gradOut, size_t dim, int64_t paddingIdx,
                        float* gradWeight);
 
+// Scalar reference (embedding.cpp); embeddingBackward above dispatches.
+namespace scalar {
+void embeddingBackward(const int32_t* ids, size_t n, const float* gradOut, size_t dim, int64_t paddingIdx,
+                       float* gradWeight);
+}  // namespace scalar
+
 }  // namespace ft::cpu

@@ -1,6 +1,6 @@
 #include "cpu/linear.h"
 
-namespace ft::cpu {
+namespace ft::cpu::scalar {
 
 void linearForward(const float* x, const float* weight, const float* bias, float* y, size_t rows, size_t in,
                    size_t out) {
@@ -42,4 +42,4 @@ void linearBackwardBias(const float* dy, float* dBias, size_t rows, size_t out) 
     for (size_t o = 0; o < out; ++o) dBias[o] += dy[r * out + o];
 }
 
-}  // namespace ft::cpu
+}  // namespace ft::cpu::scalar

@@ -2,7 +2,12 @@
 
 #include <cmath>
 
+#include "cpu/dispatch.h"
+
 namespace ft::cpu {
+
+namespace scalar {
+
 
 void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t n) {
   const float beta1 = static_cast<float>(cfg.beta1);
@@ -53,15 +58,21 @@ double sumOfSquares(const float* x, size_t n) {
   return s;
 }
 
+void scale(float* x, size_t n, float factor) {
+  for (size_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+}  // namespace scalar
+
+// Dispatches sumOfSquares and scale through the current kernel table.
 double clipGradNorm(float* const* grads, const size_t* sizes, size_t count, double maxNorm) {
   double total = 0.0;
-  for (size_t k = 0; k < count; ++k) total += sumOfSquares(grads[k], sizes[k]);
+  for (size_t k = 0; k < count; ++k) total += sumOfSquares(grads[k], sizes[k]);  // dispatching
   const double norm = std::sqrt(total);
   const double coef = maxNorm / (norm + 1e-6);
   if (coef < 1.0) {
     const float f = static_cast<float>(coef);
-    for (size_t k = 0; k < count; ++k)
-      for (size_t i = 0; i < sizes[k]; ++i) grads[k][i] *= f;
+    for (size_t k = 0; k < count; ++k) kernelTable().scale(grads[k], sizes[k], f);
   }
   return norm;
 }

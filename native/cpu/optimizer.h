@@ -39,4 +39,15 @@ double sumOfSquares(const float* x, size_t n);
 // maxNorm / (norm + 1e-6).
 double clipGradNorm(float* const* grads, const size_t* sizes, size_t count, double maxNorm);
 
+// Scalar references (optimizer.cpp); the functions above dispatch
+// (cpu/dispatch.h). The fast Adam and SGD do the same float operations in
+// the same order, so they match these bit for bit.
+namespace scalar {
+void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t n);
+void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
+               size_t n);
+double sumOfSquares(const float* x, size_t n);
+void scale(float* x, size_t n, float factor);
+}  // namespace scalar
+
 }  // namespace ft::cpu

@@ -63,7 +63,6 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   // Producers and consumers; shapes checked op by op.
   std::vector<int32_t> producer(nt, -1);
   consumers_.assign(nt, {});
-  std::vector<bool> needsGrad(nt, false);
   auto tensor = [&](int32_t i, size_t opIndex) -> const TensorSpec& {
     if (i < 0 || static_cast<size_t>(i) >= nt) fail("op " + std::to_string(opIndex) + " refers to tensor " + std::to_string(i));
     return spec_.tensors[static_cast<size_t>(i)];
@@ -134,10 +133,6 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
     }
     if (op.type != OpType::Concat && op.inputs.size() != 1) fail(where + ": expects one input");
     producer[static_cast<size_t>(op.output)] = static_cast<int32_t>(o);
-    bool ng = false;
-    for (int32_t i : op.inputs) ng = ng || needsGrad[static_cast<size_t>(i)];
-    for (int32_t p : op.params) ng = ng || trainable(p);
-    needsGrad[static_cast<size_t>(op.output)] = ng;
   }
   for (size_t o = 0; o < spec_.ops.size(); ++o) {
     const OpSpec& op = spec_.ops[o];
@@ -190,7 +185,6 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
     b.grad = activationGrads_.data() + offsets[owner];
     b.stride = spec_.tensors[owner].channels;
     b.offset = viewOf[t] >= 0 ? viewColumn[t] : 0;
-    b.needsGrad = needsGrad[t];
     b.validSteps.assign(spec_.maxBatch, 0);
   }
   buffers_[0].validSteps.assign(spec_.maxBatch, 0);
@@ -205,6 +199,31 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   argmax_.assign(argmax, 0);
   lossGrad_.assign(spec_.maxBatch * classes_, 0.0f);
   rowLengths_.assign(spec_.maxBatch, 0);
+  updateGradientFlags();
+}
+
+// A tensor needs a gradient when a trainable parameter lies upstream of it.
+void Program::updateGradientFlags() {
+  for (Buffer& b : buffers_) b.needsGrad = false;
+  for (const OpSpec& op : spec_.ops) {
+    bool ng = false;
+    for (int32_t i : op.inputs) ng = ng || buffers_[static_cast<size_t>(i)].needsGrad;
+    for (int32_t p : op.params) ng = ng || trainable(p);
+    buffers_[static_cast<size_t>(op.output)].needsGrad = ng;
+  }
+  // Views share their owner's gradient buffer; the owner is zeroed when any view needs it.
+  for (const OpSpec& op : spec_.ops) {
+    if (op.type != OpType::Concat) continue;
+    bool any = buffers_[static_cast<size_t>(op.output)].needsGrad;
+    for (int32_t i : op.inputs) any = any || buffers_[static_cast<size_t>(i)].needsGrad;
+    buffers_[static_cast<size_t>(op.output)].needsGrad = any;
+  }
+}
+
+void Program::setFrozen(size_t param, bool frozen) {
+  if (param >= spec_.params.size()) fail("no parameter " + std::to_string(param));
+  spec_.params[param].frozen = frozen;
+  updateGradientFlags();
 }
 
 size_t Program::bytesAllocated() const {

@@ -125,6 +125,10 @@ class Program {
   // Loss and correct count without any update (evaluation).
   StepResult evaluate(const BatchView& b, float* logits);
 
+  // Freezes or unfreezes a parameter (gradual unfreezing); gradient work
+  // follows at the next step. Its optimizer state is kept.
+  void setFrozen(size_t param, bool frozen);
+
   // Optimizer and generator state, for checkpoints.
   // Updates applied so far, per parameter (torch.optim keeps a step per
   // parameter, so one unfrozen late starts its bias correction afresh).
@@ -150,6 +154,7 @@ class Program {
   void forward(const BatchView& b, bool training);
   void backward(const BatchView& b);
   void computeValidSteps(const BatchView& b);
+  void updateGradientFlags();
   float* param(int32_t index) { return params_->values.data() + paramOffsets_[static_cast<size_t>(index)]; }
   float* grad(int32_t index) { return grads_.data() + paramOffsets_[static_cast<size_t>(index)]; }
   bool trainable(int32_t index) const { return !spec_.params[static_cast<size_t>(index)].frozen; }
