@@ -14,8 +14,14 @@ const SPEC: OptionSpec = {
   dev: { type: 'string', help: 'development data: evaluated after every epoch (early stopping, plateau schedule)', value: 'FILE' },
   test: { type: 'string', help: 'test data: evaluated once at the end', value: 'FILE' },
   ...READ_OPTIONS,
-  init: { type: 'string', help: 'continue training a model saved by finetune', value: 'MODEL.onnx' },
+  init: { type: 'string', help: 'start from this model (saved by finetune) instead of random weights', value: 'MODEL.onnx' },
   sha256: { type: 'string', help: 'refuse --init unless the file has this SHA-256', value: 'HEX' },
+  'new-head': { type: 'boolean', help: "with --init: a new classifier for the training data's labels (with --hidden: a deeper one)" },
+  'extend-vocab': { type: 'boolean', help: "with --init: add the training data's new words to the vocabulary (new embedding rows)" },
+  'lr-embedding': { type: 'string', help: 'learning rate of the embedding (default: --lr)', value: 'X' },
+  'lr-conv': { type: 'string', help: 'learning rate of the convolutions (default: --lr)', value: 'X' },
+  'lr-head': { type: 'string', help: 'learning rate of the linear layers, classifier included (default: --lr)', value: 'X' },
+  'unfreeze-after': { type: 'string', help: 'layers given to --freeze start learning after N epochs', value: 'N' },
   tokenizer: { type: 'string', default: 'whitespace', help: 'whitespace (lower-cased) or kim (Kim 2014 clean_str)', value: 'MODE' },
   'min-count': { type: 'string', default: '1', help: 'keep tokens seen at least this often', value: 'N' },
   'max-vocab': { type: 'string', help: 'keep at most this many tokens', value: 'N' },
@@ -81,6 +87,16 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (!trainFile) throw new UsageError('train: --resume needs the same --train file');
   const es = intOption('early-stopping', v['early-stopping'], 1);
   if (es !== undefined && v.dev === undefined) throw new UsageError('--early-stopping needs --dev');
+  // With --init, the model's own settings hold unless an option is given explicitly.
+  const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (init && (given('embed-dim') || given('widths') || given('maps') || given('pool'))) {
+    throw new UsageError('--embed-dim, --widths, --maps and --pool describe a new model; with --init the pretrained body is kept (use --new-head, --hidden, --activation, --dropout to change it)');
+  }
+  const groupLr: Record<string, number> = {};
+  for (const [flag, group] of [['lr-embedding', 'embedding'], ['lr-conv', 'conv'], ['lr-head', 'linear']] as const) {
+    const lr = numberOption(flag, v[flag], 0);
+    if (lr !== undefined) groupLr[group] = lr;
+  }
   const architecture = {
     embedDim: intOption('embed-dim', v['embed-dim'], 1),
     widths: listOption('widths', v.widths),
@@ -95,10 +111,16 @@ export async function runTrain(argv: string[]): Promise<number> {
     dev: v.dev as string | undefined,
     test: v.test as string | undefined,
     read: readOptions(v),
-    tokenizer: { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const) },
+    tokenizer: !init || given('tokenizer') ? { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const) } : undefined,
     vocab: { minCount: intOption('min-count', v['min-count'], 1), maxSize: intOption('max-vocab', v['max-vocab'], 3) },
     architecture,
     init,
+    newHead: Boolean(v['new-head']),
+    extendVocab: Boolean(v['extend-vocab']),
+    activation: init && given('activation') ? activation : undefined,
+    dropout: init && given('dropout') ? architecture.dropout : undefined,
+    groupLr: Object.keys(groupLr).length ? groupLr : undefined,
+    unfreezeAfter: intOption('unfreeze-after', v['unfreeze-after'], 0),
     maxLength: intOption('max-length', v['max-length'], 1),
     epochs: v.resume && !argv.includes('--epochs') ? undefined : intOption('epochs', v.epochs, 0),
     batchSize: intOption('batch-size', v['batch-size'], 1, 1 << 16),

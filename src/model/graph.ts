@@ -153,18 +153,26 @@ export function graphParams(graph: ModelGraph): ParamInfo[] {
 
 /**
  * Expands layer names for freezing and parameter groups: 'embedding', 'conv'
- * (every convolution), 'head' (every linear layer but the classifier), or
- * layer names. Throws GraphError for a name that matches nothing.
+ * (every convolution), 'head' (every linear layer but the classifier),
+ * 'linear' (every linear layer), or layer names. Throws GraphError for a name that matches nothing.
  */
 export function resolveLayerNames(graph: ModelGraph, names: readonly string[]): string[] {
   const out = new Set<string>();
   for (const raw of names) {
     const matched = graph.layers.filter((l) =>
-      raw === 'conv' ? l.type === 'conv1d' : raw === 'embedding' ? l.type === 'embedding' : raw === 'head' ? l.type === 'linear' && l.name !== 'classifier' : l.name === raw,
+      raw === 'conv'
+        ? l.type === 'conv1d'
+        : raw === 'embedding'
+          ? l.type === 'embedding'
+          : raw === 'head'
+            ? l.type === 'linear' && l.name !== 'classifier'
+            : raw === 'linear'
+              ? l.type === 'linear'
+              : l.name === raw,
     );
     if (matched.length === 0) {
       const withParams = graph.layers.filter((l) => l.type === 'embedding' || l.type === 'conv1d' || l.type === 'linear').map((l) => l.name);
-      throw new GraphError(`'${raw}' matches no layer (use embedding, conv, head or one of ${withParams.join(', ')})`);
+      throw new GraphError(`'${raw}' matches no layer (use embedding, conv, head, linear or one of ${withParams.join(', ')})`);
     }
     for (const l of matched) out.add(l.name);
   }

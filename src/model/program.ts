@@ -77,6 +77,7 @@ interface NativeProgram {
   params(): Array<{ name: string; group: number; frozen: boolean; values: Float32Array }>;
   getState(): ProgramState;
   setState(s: ProgramState): void;
+  setFrozen(a: { param: number; frozen: boolean }): void;
   info(): { classes: number; vocab: number; minLength: number; maxBatch: number; maxLength: number; bytes: number };
   dispose(): void;
 }
@@ -221,6 +222,22 @@ export class CompiledModel {
   /** Loss, number correct and logits, without updating anything. */
   evaluate(batch: Batch): Promise<{ loss: number; correct: number; logits: Float32Array }> {
     return this.live().evaluate(this.nativeBatch(batch));
+  }
+
+  /** Names of the parameters that get no updates now. */
+  frozen(): string[] {
+    return this.live().params().filter((p) => p.frozen).map((p) => p.name);
+  }
+
+  /**
+   * Freezes or unfreezes layers (names as for CompileOptions.freeze) between
+   * steps, e.g. gradual unfreezing; optimizer state is kept.
+   */
+  setFrozen(names: readonly string[], frozen: boolean): void {
+    const layers = new Set(resolveLayerNames(this.graph, names.filter((n) => !this.paramInfo.some((p) => p.name === n))));
+    this.paramInfo.forEach((p, index) => {
+      if (layers.has(p.layer) || names.includes(p.name)) this.live().setFrozen({ param: index, frozen });
+    });
   }
 
   getState(): ProgramState {

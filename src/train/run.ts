@@ -13,7 +13,10 @@ import type { LabelMap } from '../data/labels.js';
 import { LabelMap as Labels } from '../data/labels.js';
 import type { DataSummary, ReadOptions } from '../data/reader.js';
 import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
-import type { Vocabulary } from '../data/vocab.js';
+import { DataLabelError } from '../data/errors.js';
+import { Vocabulary } from '../data/vocab.js';
+import type { ActivationName } from '../native.js';
+import { extendEmbedding, replaceHead, setActivation, setDropout } from '../model/surgery.js';
 import type { JsonValue } from '../io/tensorfile.js';
 import { textCNN, type ModelGraph, type TextCNNOptions } from '../model/graph.js';
 import { compileModel, type CompiledModel, type OptimizerName } from '../model/program.js';
@@ -32,6 +35,18 @@ export interface TrainRunOptions {
   vocab?: { minCount?: number; maxSize?: number };
   /** Continue training this model (saved by finetune): its graph, weights, vocabulary, tokenizer and labels. */
   init?: SavedModel;
+  /** With init: a new classifier head for the training data's labels (initialised as PyTorch would); otherwise the data's labels must be the model's. */
+  newHead?: boolean;
+  /** With init: append the training data's new tokens (minCount applies) to the vocabulary; their embedding rows start as N(0, 1). */
+  extendVocab?: boolean;
+  /** With init: replace the activations of the convolutions (and of a new head). */
+  activation?: ActivationName;
+  /** With init: set every dropout rate. */
+  dropout?: number;
+  /** Learning rates by layer group: layer names or 'embedding', 'conv', 'head', e.g. { embedding: 1e-4 }. */
+  groupLr?: Record<string, number>;
+  /** Frozen layers start learning after this many epochs (gradual unfreezing). */
+  unfreezeAfter?: number;
   /** Architecture of a new model (Kim 2014 CNN-rand by default). */
   architecture?: Omit<TextCNNOptions, 'vocabSize' | 'classes'>;
   /** Longest text in tokens; longer ones are cut (default 256). */
@@ -75,7 +90,7 @@ export interface TrainRunResult {
 }
 
 /** Options that define a run; stored in checkpoints so a resume continues the same run. */
-const RUN_KEYS = ['freeze', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
+const RUN_KEYS = ['freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
 
 function longest(d: EncodedDataset): number {
   let m = 1;
@@ -101,11 +116,28 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
   }
 
   const start = resumed?.model ?? o.init;
-  const tokenizer = new Tokenizer(start ? start.tokenizer : o.tokenizer);
+  const fromInit = !resumed && o.init !== undefined;
+  const tokenizer = new Tokenizer(start ? { ...start.tokenizer, ...(fromInit ? o.tokenizer : {}) } : o.tokenizer);
   const read = { ...o.read };
-  const loaded = start
-    ? await loadTrainingData(o.train, { read, tokenizer, baseVocab: start.vocab, labels: Labels.fromNames(start.labels) })
-    : await loadTrainingData(o.train, { read, tokenizer, vocab: o.vocab });
+  let loaded: Awaited<ReturnType<typeof loadTrainingData>>;
+  try {
+    loaded = start
+      ? await loadTrainingData(o.train, {
+          read,
+          tokenizer,
+          // A copy: extending must not change the caller's vocabulary.
+          baseVocab: Vocabulary.fromTokens(start.vocab.toArray(), { pad: start.vocab.pad, unk: start.vocab.unk }),
+          extendVocab: fromInit && o.extendVocab,
+          vocab: o.vocab,
+          labels: fromInit && o.newHead ? undefined : Labels.fromNames(start.labels),
+        })
+      : await loadTrainingData(o.train, { read, tokenizer, vocab: o.vocab });
+  } catch (err) {
+    if (fromInit && err instanceof DataLabelError) {
+      throw new DataLabelError(`${err.message}; to train a new classifier for this data's labels, pass --new-head (API: newHead: true)`, { file: err.file, line: err.line });
+    }
+    throw err;
+  }
   const vocab: Vocabulary = loaded.vocab;
   const labels: LabelMap = loaded.labels;
   o.onMessage?.(
@@ -116,15 +148,35 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
   const dev = o.dev ? await encodeOther(o.dev) : undefined;
   const test = o.test ? await encodeOther(o.test) : undefined;
 
-  const graph: ModelGraph = start ? start.graph : textCNN({ vocabSize: vocab.size, classes: labels.size, paddingIdx: vocab.padId, ...o.architecture });
+  let graph: ModelGraph = start ? start.graph : textCNN({ vocabSize: vocab.size, classes: labels.size, paddingIdx: vocab.padId, ...o.architecture });
+  let initialParams = start?.params;
+  if (fromInit) {
+    // Adapt the pretrained model to the new task, as one would in PyTorch.
+    let parts = { graph, params: initialParams! };
+    const seed = o.seed ?? 0;
+    if (loaded.addedTokens > 0) {
+      parts = extendEmbedding(parts.graph, parts.params, vocab.size, seed + 1);
+      o.onMessage?.(`vocabulary extended by ${loaded.addedTokens} tokens from ${o.train} (${vocab.size} in all); their embeddings start as N(0, 1)`);
+    }
+    if (o.activation) parts = setActivation(parts.graph, parts.params, o.activation, 'conv');
+    if (o.newHead) {
+      parts = replaceHead(parts.graph, parts.params, { classes: labels.size, hidden: o.architecture?.hidden, activation: o.architecture?.hiddenActivation ?? o.activation, dropout: o.dropout }, seed + 2);
+      o.onMessage?.(`new classifier head for ${labels.size} classes (${labels.names.join(', ')})${o.architecture?.hidden?.length ? ` with hidden layers ${o.architecture.hidden.join(',')}` : ''}`);
+    } else if (o.dropout !== undefined) {
+      parts = setDropout(parts.graph, parts.params, o.dropout);
+    }
+    graph = parts.graph;
+    initialParams = parts.params;
+  }
   const batchSize = o.batchSize ?? 50;
   const maxLength = Math.min(o.maxLength ?? 256, longest(loaded.dataset));
   const model: CompiledModel = compileModel(graph, {
     maxBatch: batchSize,
     maxLength,
     seed: o.seed ?? 0,
-    params: start?.params,
+    params: initialParams,
     freeze: o.freeze,
+    groups: o.groupLr ? Object.fromEntries(Object.keys(o.groupLr).map((k) => [k, [k]])) : undefined,
     padding: o.padding,
   });
   try {
@@ -144,6 +196,8 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
       batchSize,
       optimizer: o.optimizer,
       lr: o.lr,
+      groups: o.groupLr ? Object.fromEntries(Object.entries(o.groupLr).map(([k, lr]) => [k, { lr }])) : undefined,
+      unfreezeAfter: o.unfreezeAfter,
       weightDecay: o.weightDecay,
       momentum: o.momentum,
       maxGradNorm: o.maxGradNorm,

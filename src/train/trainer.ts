@@ -81,6 +81,8 @@ export interface FitOptions {
   resume?: TrainerSnapshot;
   /** Called after every batch with a snapshot function, for checkpoints; endOfEpoch after the epoch's record is complete. */
   onBatchEnd?: (snapshot: () => TrainerSnapshot, endOfEpoch: boolean) => void | Promise<void>;
+  /** Layers frozen at compile time start learning after this many epochs (gradual unfreezing). */
+  unfreezeAfter?: number;
   /** Stop after this many optimizer steps in total (a run stopped this way resumes exactly). */
   maxSteps?: number;
 }
@@ -159,7 +161,12 @@ export async function fit(model: CompiledModel, train: EncodedDataset, o: FitOpt
     partial,
   });
 
+  const initiallyFrozen = model.frozen();
+  const unfreezeAt = (epoch: number) => {
+    if (o.unfreezeAfter !== undefined && epoch >= o.unfreezeAfter && initiallyFrozen.length > 0) model.setFrozen(initiallyFrozen, false);
+  };
   for (let epoch = o.resume?.epoch ?? 0; epoch < epochs; epoch++) {
+    unfreezeAt(epoch);
     const carried = partial ?? { lossSum: 0, correct: 0, seen: 0, skipped: 0, seconds: 0 };
     partial = undefined;
     const started = performance.now() - carried.seconds * 1000;

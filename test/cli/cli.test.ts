@@ -112,3 +112,33 @@ describe('finetune train / predict / eval / export', () => {
     expect(out).toContain('(default: 0.001)');
   });
 });
+
+describe('fine-tuning from a saved model (--init)', () => {
+  it('new head for other labels, vocabulary extension, per-group learning rates, gradual unfreezing', async () => {
+    const base = join(dir, 'base.onnx');
+    expect(await main(['train', '--train', train, '--epochs', '2', '--lr', '0.01', ...small, '--out', base, '--json'])).toBe(0);
+    // A 3-class task with new words.
+    const rng = new TestRandom(9);
+    const three = join(dir, 'three.txt');
+    writeFileSync(three, Array.from({ length: 90 }, (_, i) => `${['a', 'b', 'c'][i % 3]} ${['great', 'awful', 'meh'][i % 3]} z${rng.int(0, 5)} t${rng.int(0, 20)}`).join('\n'));
+    err = '';
+    expect(await main(['train', '--train', three, '--init', base, '--epochs', '1'])).toBe(1);
+    expect(err).toMatch(/--new-head/);
+    err = '';
+    out = '';
+    const tuned = join(dir, 'tuned.onnx');
+    const code = await main([
+      'train', '--train', three, '--init', base, '--new-head', '--hidden', '6', '--extend-vocab', '--freeze', 'embedding,conv',
+      '--unfreeze-after', '1', '--lr-embedding', '0.0001', '--lr-head', '0.02', '--activation', 'tanh', '--epochs', '3', '--batch-size', '20', '--out', tuned,
+    ]);
+    expect(err).toMatch(/vocabulary extended by \d+ tokens/);
+    expect(err).toMatch(/new classifier head for 3 classes \(a, b, c\) with hidden layers 6/);
+    expect(code).toBe(0);
+    out = '';
+    expect(await main(['predict', '--model', tuned, '--text', 'meh z1 t2', '--json'])).toBe(0);
+    expect(Object.keys(JSON.parse(out.trim()).probabilities)).toEqual(['a', 'b', 'c']);
+    err = '';
+    expect(await main(['train', '--train', three, '--init', base, '--new-head', '--widths', '2'])).toBe(2);
+    expect(err).toMatch(/describe a new model/);
+  });
+});
