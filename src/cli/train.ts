@@ -1,3 +1,4 @@
+import { parseEmbeddingInit, type EmbeddingInit } from '../model/init.js';
 import { loadModel, saveModel } from '../onnx/model-file.js';
 import type { ActivationName } from '../native.js';
 import { Activation } from '../native.js';
@@ -37,6 +38,7 @@ const SPEC: OptionSpec = {
   'early-stopping': { type: 'string', help: 'stop after N epochs without dev improvement and keep the best weights (needs --dev)', value: 'N' },
   seed: { type: 'string', default: '0', help: 'seed for initialisation, shuffling and dropout', value: 'N' },
   'embed-dim': { type: 'string', default: '300', help: 'embedding dimension', value: 'N' },
+  'embed-init': { type: 'string', default: 'normal', help: "embedding start: normal (PyTorch's N(0,1)) or uniform:A (Kim 2014 used uniform:0.25)", value: 'INIT' },
   widths: { type: 'string', default: '3,4,5', help: 'convolution filter widths', value: 'N,...' },
   maps: { type: 'string', default: '100', help: 'feature maps per width', value: 'N' },
   activation: { type: 'string', default: 'relu', help: `activation: ${Object.keys(Activation).join(', ')}`, value: 'NAME' },
@@ -57,6 +59,15 @@ const SPEC: OptionSpec = {
   json: { type: 'boolean', help: 'print one JSON object with the figures as the last line, no progress' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
+
+function embeddingInit(v: string | boolean | undefined): EmbeddingInit | undefined {
+  if (typeof v !== 'string') return undefined;
+  try {
+    return parseEmbeddingInit(v);
+  } catch (err) {
+    throw new UsageError(`--embed-init: ${(err as Error).message}`);
+  }
+}
 
 function schedule(v: string | undefined): ScheduleSpec | undefined {
   if (v === undefined || v === 'constant') return { type: 'constant' };
@@ -121,6 +132,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     dropout: init && given('dropout') ? architecture.dropout : undefined,
     groupLr: Object.keys(groupLr).length ? groupLr : undefined,
     unfreezeAfter: intOption('unfreeze-after', v['unfreeze-after'], 0),
+    embeddingInit: embeddingInit(v['embed-init']),
     maxLength: intOption('max-length', v['max-length'], 1),
     epochs: v.resume && !argv.includes('--epochs') ? undefined : intOption('epochs', v.epochs, 0),
     batchSize: intOption('batch-size', v['batch-size'], 1, 1 << 16),

@@ -12,7 +12,7 @@
 import { FinetuneError } from '../errors.js';
 import { Activation, loadNative } from '../native.js';
 import { GraphError, graphClasses, graphMinLength, graphParams, inferShapes, resolveLayerNames, type ModelGraph, type ParamInfo } from './graph.js';
-import { initParams } from './init.js';
+import { initParams, type EmbeddingInit } from './init.js';
 
 /** What the data loader yields: ids [batch x length] row-major, each row's real length, labels. */
 export interface Batch {
@@ -55,6 +55,8 @@ export interface CompileOptions {
   maxLength: number;
   /** Seed for initialisation and dropout (default 0). */
   seed?: number;
+  /** How new embedding rows start (default 'normal', PyTorch's N(0, 1)). */
+  embeddingInit?: EmbeddingInit;
   /** Parameters to start from, by name (e.g. imported); others are initialised as PyTorch does. */
   params?: Map<string, Float32Array>;
   /** Layers that get no gradient work and no updates: layer names or 'embedding', 'conv', 'head' (see resolveLayerNames), or parameter names. */
@@ -172,7 +174,7 @@ export class CompiledModel {
       params: this.paramInfo.map((p) => ({ name: p.name, size: p.size, group: groupOf(p), frozen: matches(p, freeze) })),
     });
     this.views = new Map(this.native.params().map((p) => [p.name, p.values]));
-    const fresh = initParams(graph, options.seed ?? 0);
+    const fresh = initParams(graph, options.seed ?? 0, options.embeddingInit);
     for (const p of this.paramInfo) {
       const given = options.params?.get(p.name);
       if (given && given.length !== p.size) {

@@ -19,6 +19,7 @@ import type { ActivationName } from '../native.js';
 import { extendEmbedding, replaceHead, setActivation, setDropout } from '../model/surgery.js';
 import type { JsonValue } from '../io/tensorfile.js';
 import { textCNN, type ModelGraph, type TextCNNOptions } from '../model/graph.js';
+import type { EmbeddingInit } from '../model/init.js';
 import { compileModel, type CompiledModel, type OptimizerName } from '../model/program.js';
 import type { SavedModel } from '../onnx/model-file.js';
 import { CheckpointStateError, fingerprint, loadCheckpoint, saveCheckpoint, toJson, type DataFingerprint } from './checkpoint.js';
@@ -49,6 +50,8 @@ export interface TrainRunOptions {
   unfreezeAfter?: number;
   /** Architecture of a new model (Kim 2014 CNN-rand by default). */
   architecture?: Omit<TextCNNOptions, 'vocabSize' | 'classes'>;
+  /** How a new model's embedding starts: 'normal' (PyTorch, default) or { uniform: 0.25 } (Kim 2014). */
+  embeddingInit?: EmbeddingInit;
   /** Longest text in tokens; longer ones are cut (default 256). */
   maxLength?: number;
   epochs?: number;
@@ -90,7 +93,7 @@ export interface TrainRunResult {
 }
 
 /** Options that define a run; stored in checkpoints so a resume continues the same run. */
-const RUN_KEYS = ['freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
+const RUN_KEYS = ['embeddingInit', 'freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
 
 function longest(d: EncodedDataset): number {
   let m = 1;
@@ -175,6 +178,7 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
     maxLength,
     seed: o.seed ?? 0,
     params: initialParams,
+    embeddingInit: o.embeddingInit,
     freeze: o.freeze,
     groups: o.groupLr ? Object.fromEntries(Object.keys(o.groupLr).map((k) => [k, [k]])) : undefined,
     padding: o.padding,

@@ -299,3 +299,39 @@ for (const path of fastPaths) {
     });
   });
 }
+
+describe('fast paths at the Kim (2014) sizes', () => {
+  // Register blocking and panel packing only reach their inner loops with
+  // hundreds of channels; the random shapes above stay small.
+  for (const path of fastPaths) {
+    it(`${path}: conv1d forward and both backward passes, dim 300 -> 100 maps, against scalar`, () => {
+      const rng = new TestRandom(300);
+      for (const s of [
+        { batch: 3, length: 23, inChannels: 300, outChannels: 100, width: 5 },
+        { batch: 2, length: 17, inChannels: 301, outChannels: 99, width: 4, padLeft: 1, padRight: 2 },
+      ] as Conv1dShape[]) {
+        const T = s.length + (s.padLeft ?? 0) + (s.padRight ?? 0) - s.width + 1;
+        const x = rng.floats(s.batch * s.length * s.inChannels);
+        const w = rng.floats(s.outChannels * s.width * s.inChannels, 0.05);
+        const b = rng.floats(s.outChannels);
+        const dy = rng.floats(s.batch * T * s.outChannels);
+        const run = () => {
+          const y = new Float32Array(s.batch * T * s.outChannels);
+          const dx = new Float32Array(x.length);
+          const dw = new Float32Array(w.length);
+          k.conv1dForward({ ...s, x, weight: w, bias: b, y });
+          k.conv1dBackwardInput({ ...s, dy, weight: w, dx });
+          k.conv1dBackwardWeight({ ...s, x, dy, dWeight: dw });
+          return { y, dx, dw };
+        };
+        addon.setKernelPath(path);
+        const fast = run();
+        const ref = scalar(path, run);
+        expectTensorClose(fast.y, ref.y, TOL, `${path} y`);
+        expectTensorClose(fast.dx, ref.dx, TOL, `${path} dx`);
+        expectTensorClose(fast.dw, ref.dw, TOL, `${path} dw`);
+      }
+      addon.setKernelPath(initialPath);
+    });
+  }
+});

@@ -42,3 +42,18 @@ describe('model surgery for a new task', () => {
     expect(() => extendEmbedding(graph, params, 10, 1)).toThrow(/cannot shrink/);
   });
 });
+
+describe('embedding initialisation', () => {
+  it("normal is nn.Embedding's N(0, 1); uniform:A draws U(-A, A) as Kim (2014); the pad row is zero", async () => {
+    const { initParams, parseEmbeddingInit } = await import('../../src/model/init.js');
+    const g = textCNN({ vocabSize: 2000, classes: 2, embedDim: 10, widths: [2], maps: 2 });
+    const u = initParams(g, 1, parseEmbeddingInit('uniform:0.25')).get('embedding.weight')!;
+    expect(Math.max(...u.map(Math.abs))).toBeLessThanOrEqual(0.25);
+    expect(Math.max(...u.map(Math.abs))).toBeGreaterThan(0.24);
+    expect(u.subarray(0, 10).every((v) => v === 0)).toBe(true);
+    const n = initParams(g, 1, parseEmbeddingInit('normal')).get('embedding.weight')!;
+    const sd = Math.sqrt(n.reduce((s, v) => s + v * v, 0) / (n.length - 10));
+    expect(Math.abs(sd - 1)).toBeLessThan(0.05);
+    expect(() => parseEmbeddingInit('uniform:-1')).toThrow(/uniform:A/);
+  });
+});
