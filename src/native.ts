@@ -176,7 +176,8 @@ export function packageRoot(): string {
 
 let cached: NativeAddon | undefined;
 
-function loadAdvice(root: string, err: Error): string {
+/** The message for an addon that did not load: why, and what to run. */
+export function explainLoadFailure(root: string, err: Error): string {
   const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   const built = join(root, 'build', 'Release', 'finetune.node');
   const msg = err.message;
@@ -204,7 +205,7 @@ export function loadNative(): NativeAddon {
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
     cached = load(root);
   } catch (err) {
-    throw new NativeLoadError(loadAdvice(root, err as Error), { cause: err });
+    throw new NativeLoadError(explainLoadFailure(root, err as Error), { cause: err });
   }
   return cached;
 }
