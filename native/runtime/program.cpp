@@ -99,6 +99,7 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
         if (paramSize(op, 0) != out.channels * op.width * in.channels) fail(where + ": weight size does not match [out, width, in]");
         if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
         minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
+        gap_ = std::max(gap_, std::max(op.padLeft, op.padRight));
         break;
       case OpType::Activation:
       case OpType::Dropout:
@@ -157,7 +158,7 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   size_t act = 0;
   for (size_t t = 1; t < nt; ++t) {
     const TensorSpec& ts = spec_.tensors[t];
-    sizes[t] = spec_.maxBatch * (ts.kind == TensorKind::Sequence ? spec_.maxLength : 1) * ts.channels;
+    sizes[t] = spec_.maxBatch * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1) * ts.channels;
   }
   std::vector<int32_t> viewOf(nt, -1);
   std::vector<size_t> viewColumn(nt, 0);
@@ -199,6 +200,7 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   argmax_.assign(argmax, 0);
   lossGrad_.assign(spec_.maxBatch * classes_, 0.0f);
   rowLengths_.assign(spec_.maxBatch, 0);
+  rowStart_.assign(spec_.maxBatch, 0);
   updateGradientFlags();
 }
 
@@ -263,24 +265,29 @@ void Program::validateBatch(const BatchView& b, bool needLabels) const {
 }
 
 void Program::computeValidSteps(const BatchView& b) {
-  // Row r acts as if alone, padded to max(length, minLength).
+  // Row r acts as if alone, padded to max(length, minLength); without
+  // lengths every row spans the whole padded batch (PyTorch-compatible).
   std::vector<int32_t>& ids = buffers_[0].validSteps;
+  size_t at = 0;
   for (size_t r = 0; r < b.batch; ++r) {
     size_t len = b.lengths ? static_cast<size_t>(b.lengths[r]) : b.length;
     ids[r] = static_cast<int32_t>(std::min(b.length, std::max(len, minLength_)));
+    rowStart_[r] = at;
+    at += static_cast<size_t>(ids[r]) + gap_;
   }
-  buffers_[0].steps = b.length;
+  buffers_[0].steps = at;
   for (const OpSpec& op : spec_.ops) {
     Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
     Buffer& out = buffers_[static_cast<size_t>(op.output)];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
     if (ot.kind != TensorKind::Sequence) continue;
     if (op.type == OpType::Conv1d) {
+      // Rows keep their starts; a valid conv leaves width-1 fewer steps.
       const long extra = static_cast<long>(op.padLeft + op.padRight) - static_cast<long>(op.width) + 1;
       out.steps = static_cast<size_t>(static_cast<long>(in.steps) + extra);
       for (size_t r = 0; r < b.batch; ++r) {
         long v = static_cast<long>(in.validSteps[r]) + extra;
-        out.validSteps[r] = static_cast<int32_t>(std::clamp(v, 1L, static_cast<long>(out.steps)));
+        out.validSteps[r] = static_cast<int32_t>(std::max(v, 1L));
       }
     } else {
       out.steps = in.steps;
@@ -298,27 +305,42 @@ void Program::forward(const BatchView& b, bool training) {
     Buffer& out = buffers_[static_cast<size_t>(op.output)];
     const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
-    const size_t n = B * (ot.kind == TensorKind::Sequence ? out.steps : 1) * ot.channels;
+    const size_t n = (ot.kind == TensorKind::Sequence ? out.steps : B) * ot.channels;
     switch (op.type) {
-      case OpType::Embedding:
-        cpu::embeddingForward(b.ids, B * b.length, param(op.params[0]), ot.channels, out.data);
+      case OpType::Embedding: {
+        const size_t D = ot.channels;
+        for (size_t r = 0; r < B; ++r) {
+          float* row = out.data + rowStart_[r] * D;
+          const size_t len = static_cast<size_t>(out.validSteps[r]);
+          cpu::embeddingForward(b.ids + r * b.length, len, param(op.params[0]), D, row);
+          if (gap_) std::memset(row + len * D, 0, gap_ * D * sizeof(float));
+        }
         break;
+      }
       case OpType::Conv1d: {
-        cpu::Conv1dShape s{B, in.steps, it.channels, ot.channels, op.width, op.padLeft, op.padRight};
+        cpu::Conv1dShape s{1, in.steps, it.channels, ot.channels, op.width, op.padLeft, op.padRight};
         cpu::conv1dForward(s, in.data, param(op.params[0]), op.params.size() > 1 ? param(op.params[1]) : nullptr, out.data);
         break;
       }
       case OpType::Activation:
         cpu::activationForward(op.activation, op.slope, in.data, out.data, n);
         break;
-      case OpType::MaxOverTime:
-        cpu::maxOverTimeForward(in.data, B, in.steps, it.channels, b.lengths ? in.validSteps.data() : nullptr, out.data,
-                                out.stride, out.offset, argmax_.data() + argmaxOffsets_[o]);
+      case OpType::MaxOverTime: {
+        const size_t C = it.channels;
+        for (size_t r = 0; r < B; ++r) {
+          cpu::maxOverTimeForward(in.data + rowStart_[r] * C, 1, static_cast<size_t>(in.validSteps[r]), C, nullptr,
+                                  out.data + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[o] + r * C);
+        }
         break;
-      case OpType::MeanOverTime:
-        cpu::meanOverTimeForward(in.data, B, in.steps, it.channels, b.lengths ? in.validSteps.data() : nullptr, out.data,
-                                 out.stride, out.offset);
+      }
+      case OpType::MeanOverTime: {
+        const size_t C = it.channels;
+        for (size_t r = 0; r < B; ++r) {
+          cpu::meanOverTimeForward(in.data + rowStart_[r] * C, 1, static_cast<size_t>(in.validSteps[r]), C, nullptr,
+                                   out.data + r * out.stride, out.stride, out.offset);
+        }
         break;
+      }
       case OpType::Concat:
         break;  // its inputs wrote into its buffer
       case OpType::Dropout:
@@ -343,7 +365,7 @@ void Program::backward(const BatchView& b) {
     Buffer& buf = buffers_[t];
     if (!buf.needsGrad || buf.offset != 0) continue;
     const TensorSpec& ts = spec_.tensors[t];
-    const size_t n = B * (ts.kind == TensorKind::Sequence ? buf.steps : 1) * buf.stride;
+    const size_t n = (ts.kind == TensorKind::Sequence ? buf.steps : B) * buf.stride;
     std::memset(buf.grad, 0, n * sizeof(float));
   }
   const Buffer& logits = buffers_[static_cast<size_t>(spec_.ops.back().output)];
@@ -356,15 +378,19 @@ void Program::backward(const BatchView& b) {
     if (!out.needsGrad) continue;
     const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
-    const size_t n = B * (ot.kind == TensorKind::Sequence ? out.steps : 1) * ot.channels;
+    const size_t n = (ot.kind == TensorKind::Sequence ? out.steps : B) * ot.channels;
     switch (op.type) {
       case OpType::Embedding:
         if (trainable(op.params[0])) {
-          cpu::embeddingBackward(b.ids, B * b.length, out.grad, ot.channels, op.paddingIdx, grad(op.params[0]));
+          const size_t D = ot.channels;
+          for (size_t r = 0; r < B; ++r) {
+            cpu::embeddingBackward(b.ids + r * b.length, static_cast<size_t>(out.validSteps[r]), out.grad + rowStart_[r] * D, D,
+                                   op.paddingIdx, grad(op.params[0]));
+          }
         }
         break;
       case OpType::Conv1d: {
-        cpu::Conv1dShape s{B, in.steps, it.channels, ot.channels, op.width, op.padLeft, op.padRight};
+        cpu::Conv1dShape s{1, in.steps, it.channels, ot.channels, op.width, op.padLeft, op.padRight};
         if (trainable(op.params[0])) cpu::conv1dBackwardWeight(s, in.data, out.grad, grad(op.params[0]));
         if (op.params.size() > 1 && trainable(op.params[1])) cpu::conv1dBackwardBias(s, out.grad, grad(op.params[1]));
         if (in.needsGrad) cpu::conv1dBackwardInput(s, out.grad, param(op.params[0]), in.grad);
@@ -373,16 +399,24 @@ void Program::backward(const BatchView& b) {
       case OpType::Activation:
         if (in.needsGrad) cpu::activationBackward(op.activation, op.slope, in.data, out.data, out.grad, in.grad, n);
         break;
+      // Per row over its own steps; steps between rows keep the zero gradient
+      // they were given, so straddling windows contribute nothing.
       case OpType::MaxOverTime:
         if (in.needsGrad) {
-          cpu::maxOverTimeBackward(out.grad, out.stride, out.offset, argmax_.data() + argmaxOffsets_[k], B, in.steps,
-                                   it.channels, in.grad);
+          const size_t C = it.channels;
+          for (size_t r = 0; r < B; ++r) {
+            cpu::maxOverTimeBackward(out.grad + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[k] + r * C, 1,
+                                     static_cast<size_t>(in.validSteps[r]), C, in.grad + rowStart_[r] * C);
+          }
         }
         break;
       case OpType::MeanOverTime:
         if (in.needsGrad) {
-          cpu::meanOverTimeBackward(out.grad, out.stride, out.offset, B, in.steps, it.channels,
-                                    b.lengths ? in.validSteps.data() : nullptr, in.grad);
+          const size_t C = it.channels;
+          for (size_t r = 0; r < B; ++r) {
+            cpu::meanOverTimeBackward(out.grad + r * out.stride, out.stride, out.offset, 1, static_cast<size_t>(in.validSteps[r]), C,
+                                      nullptr, in.grad + rowStart_[r] * C);
+          }
         }
         break;
       case OpType::Concat:

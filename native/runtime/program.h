@@ -141,14 +141,20 @@ class Program {
   std::vector<float>& gradients() { return grads_; }
 
  private:
+  // Sequence tensors are packed: row r occupies steps [rowStart_[r],
+  // rowStart_[r] + validSteps[r]) of one [steps, channels] array, rows
+  // separated by gap_ zero steps. A whole batch is one long sequence, so a
+  // convolution is one matrix product that does no arithmetic on padding;
+  // windows that straddle two rows produce outputs nobody reads (and whose
+  // gradients are zero).
   struct Buffer {
     float* data = nullptr;
     float* grad = nullptr;
-    size_t stride = 0;      // floats per row step (Sequence) or per row (Vector)
+    size_t stride = 0;      // floats per step (Sequence) or per row (Vector)
     size_t offset = 0;      // column offset inside a shared (concat) buffer
     bool needsGrad = false;
     std::vector<int32_t> validSteps;  // per row, for Sequence tensors
-    size_t steps = 0;                 // padded steps in this batch (Sequence)
+    size_t steps = 0;                 // packed steps of the batch (Sequence)
   };
 
   void forward(const BatchView& b, bool training);
@@ -174,6 +180,8 @@ class Program {
   std::vector<Buffer> buffers_;
   std::vector<float> lossGrad_;
   std::vector<int32_t> rowLengths_;
+  std::vector<size_t> rowStart_;  // packed start of each row (same for every sequence tensor)
+  size_t gap_ = 0;                // zero steps between rows: the largest one-sided 'same' padding
   std::vector<int64_t> paramSteps_;
   int64_t steps_ = 0;  // optimizer steps taken (skipped ones not counted)
   std::vector<std::vector<int32_t>> consumers_;
