@@ -134,6 +134,7 @@ runtime::StepConfig parseStepConfig(Napi::Env env, const Napi::Value& value, siz
   cfg.dampening = a.numberOr("dampening", 0.0, 0.0, 1.0);
   cfg.nesterov = a.flag("nesterov", false);
   cfg.maxGradNorm = a.numberOr("maxGradNorm", 0.0, 0.0, kInf);
+  cfg.sparseEmbedding = a.flag("sparseEmbedding", false);
   Napi::Array list = a.array("groups");
   if (list.Length() != groups) a.rangeError("Expected " + std::to_string(groups) + " entries in groups but received " + std::to_string(list.Length()));
   for (uint32_t i = 0; i < list.Length(); ++i) {
@@ -221,7 +222,14 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     auto batch = std::make_unique<BatchBaton>();
     parseBatch(env, info.Length() > 0 ? info[0] : env.Undefined(), job == Job::Train || job == Job::Evaluate, *batch, p, fn);
     runtime::StepConfig cfg;
-    if (job == Job::Train) cfg = parseStepConfig(env, info.Length() > 1 ? info[1] : env.Undefined(), p.spec().groups);
+    if (job == Job::Train) {
+      cfg = parseStepConfig(env, info.Length() > 1 ? info[1] : env.Undefined(), p.spec().groups);
+      try {
+        p.validateStepConfig(cfg);
+      } catch (const std::invalid_argument& e) {
+        throwRangeError(env, std::string(fn) + ": " + e.what());
+      }
+    }
     const size_t logitsSize = batch->view.batch * p.classes();
     Napi::Float32Array logits = Napi::Float32Array::New(env, job == Job::Train ? 0 : logitsSize);
     auto* worker = new StepWorker(env, this, job, std::move(batch), std::move(cfg), logits);

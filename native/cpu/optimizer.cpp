@@ -64,6 +64,26 @@ void scale(float* x, size_t n, float factor) {
 
 }  // namespace scalar
 
+// Scalar: a batch touches few embedding rows; this is not a hot loop.
+void sparseAdamRows(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t dim,
+                    const int32_t* rows, size_t count) {
+  const float oneMinusBeta1 = static_cast<float>(1.0 - cfg.beta1);
+  const float oneMinusBeta2 = static_cast<float>(1.0 - cfg.beta2);
+  const double t = static_cast<double>(step);
+  const float negStepSize =
+      static_cast<float>(-(cfg.lr * std::sqrt(1.0 - std::pow(cfg.beta2, t)) / (1.0 - std::pow(cfg.beta1, t))));
+  const float eps = static_cast<float>(cfg.eps);
+  for (size_t k = 0; k < count; ++k) {
+    const size_t off = static_cast<size_t>(rows[k]) * dim;
+    for (size_t i = off; i < off + dim; ++i) {
+      const float g = grad[i];
+      m[i] += (g - m[i]) * oneMinusBeta1;
+      v[i] += (g * g - v[i]) * oneMinusBeta2;
+      param[i] += negStepSize * (m[i] / (std::sqrt(v[i]) + eps));
+    }
+  }
+}
+
 // Dispatches sumOfSquares and scale through the current kernel table.
 double clipGradNorm(float* const* grads, const size_t* sizes, size_t count, double maxNorm) {
   double total = 0.0;

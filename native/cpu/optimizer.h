@@ -31,6 +31,13 @@ struct SgdConfig {
 void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
                size_t n);
 
+// torch.optim.SparseAdam on the listed rows of a [rows, dim] parameter (the
+// embedding rows a batch touched); other rows, and their moments, are left
+// alone. eps is added to sqrt(v) before bias correction, which SparseAdam
+// folds into the step size: p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps).
+void sparseAdamRows(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t dim,
+                    const int32_t* rows, size_t count);
+
 // Sum of squares in double.
 double sumOfSquares(const float* x, size_t n);
 

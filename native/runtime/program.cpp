@@ -439,8 +439,19 @@ void Program::backward(const BatchView& b) {
   }
 }
 
-StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
+void Program::validateStepConfig(const StepConfig& cfg) const {
   if (cfg.groups.size() != spec_.groups) fail("expected hyperparameters for " + std::to_string(spec_.groups) + " groups");
+  if (cfg.sparseEmbedding) {
+    if (cfg.optimizer != OptimizerKind::Adam) fail("sparse embedding updates follow SparseAdam: use optimizer adam");
+    const ParamSpec& emb = spec_.params[static_cast<size_t>(spec_.ops.front().params[0])];
+    if (cfg.groups[static_cast<size_t>(emb.group)].weightDecay != 0.0) {
+      fail("sparse embedding updates (SparseAdam) take no weight decay on the embedding");
+    }
+  }
+}
+
+StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
+  validateStepConfig(cfg);
   StepResult result;
   forward(b, true);
   const float* logits = buffers_[static_cast<size_t>(spec_.ops.back().output)].data;
@@ -453,14 +464,41 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
     result.skipped = true;
     return result;
   }
+  // With sparse embedding updates the embedding's work (zeroing, norm,
+  // clipping, update) covers only the rows this batch touched.
+  const OpSpec& embOp = spec_.ops.front();
+  const size_t embParam = static_cast<size_t>(embOp.params[0]);
+  const size_t dim = spec_.tensors[static_cast<size_t>(embOp.output)].channels;
+  const bool sparse = cfg.sparseEmbedding && trainable(static_cast<int32_t>(embParam));
+  if (sparse) {
+    rowSeen_.assign(vocab_, 0);
+    touchedRows_.clear();
+    const std::vector<int32_t>& steps = buffers_[0].validSteps;
+    for (size_t r = 0; r < b.batch; ++r) {
+      for (size_t t = 0; t < static_cast<size_t>(steps[r]); ++t) {
+        const int32_t id = b.ids[r * b.length + t];
+        if (id == embOp.paddingIdx || rowSeen_[static_cast<size_t>(id)]) continue;
+        rowSeen_[static_cast<size_t>(id)] = 1;
+        touchedRows_.push_back(id);
+      }
+    }
+  }
+  auto forEachSpan = [&](size_t p, auto&& fn) {
+    float* g = grads_.data() + paramOffsets_[p];
+    if (sparse && p == embParam) {
+      for (int32_t row : touchedRows_) fn(g + static_cast<size_t>(row) * dim, dim);
+    } else {
+      fn(g, spec_.params[p].size);
+    }
+  };
   for (size_t p = 0; p < spec_.params.size(); ++p) {
-    if (trainable(static_cast<int32_t>(p))) std::memset(grads_.data() + paramOffsets_[p], 0, spec_.params[p].size * sizeof(float));
+    if (trainable(static_cast<int32_t>(p))) forEachSpan(p, [](float* g, size_t n) { std::memset(g, 0, n * sizeof(float)); });
   }
   backward(b);
 
   double sumSquares = 0.0;
   for (size_t p = 0; p < spec_.params.size(); ++p) {
-    if (trainable(static_cast<int32_t>(p))) sumSquares += cpu::sumOfSquares(grads_.data() + paramOffsets_[p], spec_.params[p].size);
+    if (trainable(static_cast<int32_t>(p))) forEachSpan(p, [&](float* g, size_t n) { sumSquares += cpu::sumOfSquares(g, n); });
   }
   result.gradNorm = std::sqrt(sumSquares);
   if (!std::isfinite(result.gradNorm)) {
@@ -473,8 +511,9 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
       const float f = static_cast<float>(coef);
       for (size_t p = 0; p < spec_.params.size(); ++p) {
         if (!trainable(static_cast<int32_t>(p))) continue;
-        float* g = grads_.data() + paramOffsets_[p];
-        for (size_t i = 0; i < spec_.params[p].size; ++i) g[i] *= f;
+        forEachSpan(p, [f](float* g, size_t n) {
+          for (size_t i = 0; i < n; ++i) g[i] *= f;
+        });
       }
     }
   }
@@ -485,7 +524,11 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
     const size_t off = paramOffsets_[p], n = spec_.params[p].size;
     const int64_t t = ++paramSteps_[p];
     float* w = params_->values.data() + off;
-    if (cfg.optimizer == OptimizerKind::Sgd) {
+    if (sparse && p == embParam) {
+      cpu::AdamConfig a{h.lr, cfg.beta1, cfg.beta2, cfg.eps, 0.0, false};
+      cpu::sparseAdamRows(a, t, w, grads_.data() + off, m_.data() + off, v_.data() + off, dim, touchedRows_.data(),
+                          touchedRows_.size());
+    } else if (cfg.optimizer == OptimizerKind::Sgd) {
       cpu::SgdConfig s{h.lr, cfg.momentum, cfg.dampening, h.weightDecay, cfg.nesterov};
       cpu::sgdUpdate(s, t == 1, w, grads_.data() + off, m_.data() + off, n);
     } else {

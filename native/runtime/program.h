@@ -76,6 +76,9 @@ struct StepConfig {
   double momentum = 0.0, dampening = 0.0;
   bool nesterov = false;
   double maxGradNorm = 0.0;  // 0: no clipping
+  // Lazy embedding updates (torch.optim.SparseAdam): only the rows a batch
+  // touched change, moments included. Needs optimizer Adam, no weight decay.
+  bool sparseEmbedding = false;
   std::vector<GroupHyper> groups;
 };
 
@@ -119,6 +122,8 @@ class Program {
   // Checked by the binding before a call is queued; throws std::invalid_argument.
   void validateBatch(const BatchView& b, bool needLabels) const;
 
+  // Throws std::invalid_argument for settings this program cannot run.
+  void validateStepConfig(const StepConfig& cfg) const;
   StepResult trainStep(const BatchView& b, const StepConfig& cfg);
   // logits: [batch, classes]. Dropout off.
   void predict(const BatchView& b, float* logits);
@@ -180,7 +185,9 @@ class Program {
   std::vector<Buffer> buffers_;
   std::vector<float> lossGrad_;
   std::vector<int32_t> rowLengths_;
-  std::vector<size_t> rowStart_;  // packed start of each row (same for every sequence tensor)
+  std::vector<size_t> rowStart_;
+  std::vector<uint8_t> rowSeen_;       // per vocabulary row, for sparse embedding updates
+  std::vector<int32_t> touchedRows_;   // the rows a batch touched, in first-seen order  // packed start of each row (same for every sequence tensor)
   size_t gap_ = 0;                // zero steps between rows: the largest one-sided 'same' padding
   std::vector<int64_t> paramSteps_;
   int64_t steps_ = 0;  // optimizer steps taken (skipped ones not counted)

@@ -40,6 +40,13 @@ export interface StepOptions {
   nesterov?: boolean;
   /** Clip the global gradient norm to this (0 or absent: no clipping). */
   maxGradNorm?: number;
+  /**
+   * Lazy embedding updates, torch.optim.SparseAdam's semantics: only the rows a
+   * batch touched (and their moments) change, the rest wait. Much less work
+   * per step on a large vocabulary; a different optimizer than dense Adam, so
+   * results differ. Needs optimizer 'adam' and no weight decay on the embedding.
+   */
+  sparseEmbedding?: boolean;
 }
 
 export interface StepResult {
@@ -210,6 +217,7 @@ export class CompiledModel {
       optimizer: OPTIMIZER[o.optimizer ?? 'adam'],
       beta1: o.beta1, beta2: o.beta2, eps: o.eps, momentum: o.momentum, dampening: o.dampening, nesterov: o.nesterov,
       maxGradNorm: o.maxGradNorm ?? 0,
+      sparseEmbedding: o.sparseEmbedding ?? false,
       groups,
     };
     for (const k of Object.keys(cfg) as Array<keyof typeof cfg>) if (cfg[k] === undefined) delete cfg[k];

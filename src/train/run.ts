@@ -61,6 +61,8 @@ export interface TrainRunOptions {
   weightDecay?: number;
   momentum?: number;
   maxGradNorm?: number;
+  /** Lazy embedding updates (SparseAdam semantics); see StepOptions.sparseEmbedding. */
+  sparseEmbedding?: boolean;
   schedule?: ScheduleSpec;
   warmupSteps?: number;
   seed?: number;
@@ -93,7 +95,7 @@ export interface TrainRunResult {
 }
 
 /** Options that define a run; stored in checkpoints so a resume continues the same run. */
-const RUN_KEYS = ['embeddingInit', 'freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
+const RUN_KEYS = ['embeddingInit', 'freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'sparseEmbedding', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
 
 function longest(d: EncodedDataset): number {
   let m = 1;
@@ -205,6 +207,7 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
       weightDecay: o.weightDecay,
       momentum: o.momentum,
       maxGradNorm: o.maxGradNorm,
+      sparseEmbedding: o.sparseEmbedding,
       schedule: o.schedule,
       warmupSteps: o.warmupSteps,
       seed: o.seed,

@@ -62,6 +62,8 @@ export interface FitOptions {
   beta2?: number;
   eps?: number;
   maxGradNorm?: number;
+  /** Lazy embedding updates with torch.optim.SparseAdam's semantics (StepOptions.sparseEmbedding). */
+  sparseEmbedding?: boolean;
   /** Per-group overrides; groups are declared when compiling (CompileOptions.groups). */
   groups?: StepOptions['groups'];
   schedule?: ScheduleSpec;
@@ -178,7 +180,7 @@ export async function fit(model: CompiledModel, train: EncodedDataset, o: FitOpt
       const lr = schedule.baseLr * scale;
       const r = await model.trainStep(b, {
         optimizer: o.optimizer, lr, weightDecay: o.weightDecay, momentum: o.momentum, nesterov: o.nesterov,
-        beta1: o.beta1, beta2: o.beta2, eps: o.eps, maxGradNorm: o.maxGradNorm,
+        beta1: o.beta1, beta2: o.beta2, eps: o.eps, maxGradNorm: o.maxGradNorm, sparseEmbedding: o.sparseEmbedding,
         // A group's own rate follows the same schedule.
         groups: o.groups && Object.fromEntries(Object.entries(o.groups).map(([k, g]) => [k, { ...g, lr: g.lr === undefined ? undefined : g.lr * scale }])),
       });

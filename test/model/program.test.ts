@@ -220,3 +220,23 @@ describe('graph checks', () => {
     expect(g.layers.filter((l) => l.type === 'activation').every((l) => l.type === 'activation' && l.kind === 'gelu')).toBe(true);
   });
 });
+
+describe('sparse (lazy) embedding updates', () => {
+  it('follow torch.optim.SparseAdam for the embedding while Adam updates the rest', async () => {
+    const { default: f } = await import('../fixtures/torch/sparse_adam.json', { with: { type: 'json' } });
+    const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial, padding: 'batch' });
+    const untouched = Array.from({ length: vocab }, (_, id) => id).filter((id) => !fixture.ids.flat().includes(id));
+    const before = model.params().get('embedding.weight')!.slice();
+    for (let s = 0; s < 3; s++) {
+      const r = await model.trainStep(batch, { lr: f.lr, sparseEmbedding: true });
+      expect(Math.abs(r.loss - f.losses[s]) / f.losses[s]).toBeLessThan(1e-5);
+    }
+    const want = torchParams(f.params as Record<string, Tensor>);
+    for (const [n, values] of model.params()) expectTensorClose(values, want.get(n)!, 1e-5, n);
+    const emb = model.params().get('embedding.weight')!;
+    for (const id of untouched) expect(Array.from(emb.subarray(id * dim, (id + 1) * dim))).toEqual(Array.from(before.subarray(id * dim, (id + 1) * dim)));
+    expect(() => model.trainStep(batch, { lr: 0.01, sparseEmbedding: true, optimizer: 'sgd' })).toThrow(/SparseAdam: use optimizer adam/);
+    expect(() => model.trainStep(batch, { lr: 0.01, sparseEmbedding: true, weightDecay: 0.1 })).toThrow(/no weight decay/);
+    model.dispose();
+  });
+});
