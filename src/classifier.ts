@@ -1,16 +1,25 @@
 /**
- * A trained model ready to use: tokenizer, vocabulary and labels from the
- * model file, predictions computed off the event loop in batches. Each text's
- * result is the same whatever else is in its batch.
+ * A trained model ready to serve: tokenizer, vocabulary and labels come from
+ * the model file; predictions run off the event loop (on a libuv worker
+ * thread, with the native thread pool inside).
+ *
+ * Concurrent `predict` calls are gathered into micro-batches of at most
+ * `maxBatch` texts: a batch is sent as soon as it is full, or `maxWaitMs`
+ * after its first text arrived, or, while a batch is running, as soon as that
+ * batch finishes. Each text's result is exactly (bit for bit) what it gets
+ * alone, whatever else shares its batch: pooling uses each row's own length.
+ * A batch that fails rejects only the calls that had texts in it.
  *
  * @example
- * const clf = await Classifier.load('sentiment.onnx');
- * const [r] = await clf.predict(['a gorgeous , witty , seductive movie .']);
+ * const clf = await Classifier.load('sentiment.onnx', { maxBatch: 64, maxWaitMs: 1 });
+ * const [r] = await clf.predict(['a gorgeous , witty , seductive movie .'], { topK: 1 });
  * r.label; r.probabilities; // { neg: 0.03, pos: 0.97 }
  * clf.dispose();
  */
-import { Tokenizer } from './data/tokenizer.js';
+import { Tokenizer, type TokenizerConfig } from './data/tokenizer.js';
+import type { Vocabulary } from './data/vocab.js';
 import { FinetuneError } from './errors.js';
+import type { ModelGraph } from './model/graph.js';
 import { compileModel, type CompiledModel } from './model/program.js';
 import { loadModel, type SavedModel } from './onnx/model-file.js';
 
@@ -18,87 +27,310 @@ export interface Prediction {
   label: string;
   /** Probability per label name (softmax of the logits). */
   probabilities: Record<string, number>;
+  /** Raw scores, one per label, in the order of `Classifier.labels`. */
   logits: number[];
+  /** With `topK`: the k most probable labels, most probable first. */
+  top?: Array<{ label: string; probability: number }>;
 }
 
 export interface ClassifierOptions {
-  /** Texts per native call (default 64). */
+  /** Most texts per native call (default 64). */
   maxBatch?: number;
+  /**
+   * How long the first text of an idle queue waits for others to join its
+   * batch, in milliseconds (default 1; 0: only calls made in the same tick
+   * are gathered). Under load batches form while the previous one runs.
+   */
+  maxWaitMs?: number;
   /** Tokens kept per text (default 256); longer texts are cut. */
   maxLength?: number;
+  /** Refuse the model file unless its SHA-256 is this (hex). */
   expectedSha256?: string;
 }
 
+export interface PredictOptions {
+  /** Add `top`: the k most probable labels (1 to the number of labels). */
+  topK?: number;
+}
+
+/** What a finished micro-batch reports to `onBatch` listeners. */
+export interface BatchInfo {
+  /** Texts in the batch. */
+  size: number;
+  /** Distinct predict calls with texts in the batch. */
+  calls: number;
+  /** Time the native call took. */
+  seconds: number;
+  /** Set when the batch failed. */
+  error?: unknown;
+}
+
+interface Call {
+  logits: Float32Array;
+  remaining: number;
+  settled: boolean;
+  resolve: (logits: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Row {
+  call: Call;
+  index: number;
+  ids: Int32Array;
+}
+
+function disposedError(): FinetuneError {
+  return new FinetuneError('ERR_FINETUNE_DISPOSED', 'this classifier was disposed; load the model again to predict');
+}
+
+function checkInteger(name: string, v: number | undefined, min: number, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
 export class Classifier {
+  /** Label names, in the order of the logits. */
   readonly labels: readonly string[];
+  readonly graph: ModelGraph;
+  readonly vocab: Vocabulary;
+  readonly tokenizerConfig: TokenizerConfig;
+  readonly maxBatch: number;
+  readonly maxWaitMs: number;
+  readonly maxLength: number;
   private readonly tokenizer: Tokenizer;
   private model: CompiledModel | null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private running = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private queue: Row[] = [];
+  private head = 0;
+  private listeners = new Set<(info: BatchInfo) => void>();
 
-  constructor(readonly saved: SavedModel, options: ClassifierOptions = {}) {
-    this.labels = saved.labels;
+  /** Compiles an in-memory model (e.g. `(await trainFromFiles(...)).model`); see `Classifier.load` for files. */
+  constructor(saved: SavedModel, options: ClassifierOptions = {}) {
+    this.maxBatch = checkInteger('maxBatch', options.maxBatch, 1, 65536, 64);
+    this.maxLength = checkInteger('maxLength', options.maxLength, 1, 1 << 20, 256);
+    const wait = options.maxWaitMs ?? 1;
+    if (typeof wait !== 'number' || !(wait >= 0 && wait <= 60_000)) throw new RangeError(`maxWaitMs must be a number from 0 to 60000, got ${String(wait)}`);
+    this.maxWaitMs = wait;
+    this.labels = [...saved.labels];
+    this.graph = saved.graph;
+    this.vocab = saved.vocab;
+    this.tokenizerConfig = saved.tokenizer;
     this.tokenizer = new Tokenizer(saved.tokenizer);
-    this.model = compileModel(saved.graph, { maxBatch: options.maxBatch ?? 64, maxLength: options.maxLength ?? 256, params: saved.params });
+    // The weights are copied into native memory here; `saved.params` is not kept.
+    this.model = compileModel(saved.graph, { maxBatch: this.maxBatch, maxLength: this.maxLength, params: saved.params });
   }
 
+  /** Reads a model saved by finetune (`saveModel`, `finetune train --out`) and compiles it. */
   static async load(file: string, options: ClassifierOptions = {}): Promise<Classifier> {
     return new Classifier(await loadModel(file, { expectedSha256: options.expectedSha256 }), options);
   }
 
-  /** Token ids of a text, as the model sees them. */
+  /** True once `dispose()` was called. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Texts waiting for a batch. */
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Native memory held by the compiled model, in bytes (0 once disposed). */
+  get nativeBytes(): number {
+    return this.model && !this.disposed ? this.model.bytes : 0;
+  }
+
+  /** Calls `listener` after every micro-batch; returns a function that removes it. */
+  onBatch(listener: (info: BatchInfo) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Token ids of a text, as the model sees them (before cutting to maxLength). */
   encode(text: string): Int32Array {
-    return this.saved.vocab.encode(this.tokenizer.tokenize(text));
+    return this.vocab.encode(this.tokenizer.tokenize(text));
   }
 
-  /** Logits for the texts, [texts x classes]. Calls are queued, never refused as busy. */
-  async logits(texts: readonly string[]): Promise<Float32Array> {
-    const run = this.queue.then(() => this.run(texts));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async predict(texts: readonly string[]): Promise<Prediction[]> {
-    const logits = await this.logits(texts);
+  /** Logits for the texts, [texts x labels] row-major, through the micro-batch queue. */
+  logits(texts: readonly string[]): Promise<Float32Array> {
+    if (this.disposed) return Promise.reject(disposedError());
+    if (!Array.isArray(texts)) return Promise.reject(new TypeError(`Expected an array of strings for texts but received ${texts === null ? 'null' : typeof texts}`));
+    const rows: Int32Array[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const t: unknown = texts[i];
+      if (typeof t !== 'string') return Promise.reject(new TypeError(`Expected a string for texts[${i}] but received ${t === null ? 'null' : typeof t}`));
+      const ids = this.encode(t);
+      rows.push(ids.length > this.maxLength ? ids.subarray(0, this.maxLength) : ids);
+    }
     const C = this.labels.length;
-    return texts.map((_, i) => {
-      const z = Array.from(logits.subarray(i * C, (i + 1) * C));
-      const max = Math.max(...z);
-      const e = z.map((v) => Math.exp(v - max));
-      const sum = e.reduce((a, b) => a + b, 0);
-      const probabilities: Record<string, number> = Object.create(null);
-      let best = 0;
-      z.forEach((v, c) => {
-        probabilities[this.labels[c]] = e[c] / sum;
-        if (v > z[best]) best = c;
-      });
-      return { label: this.labels[best], probabilities, logits: z };
+    if (rows.length === 0) return Promise.resolve(new Float32Array(0));
+    return new Promise<Float32Array>((resolve, reject) => {
+      const call: Call = { logits: new Float32Array(rows.length * C), remaining: rows.length, settled: false, resolve, reject };
+      rows.forEach((ids, index) => this.queue.push({ call, index, ids }));
+      this.schedule();
     });
   }
 
-  private async run(texts: readonly string[]): Promise<Float32Array> {
-    const model = this.model;
-    if (!model) throw new FinetuneError('ERR_FINETUNE_DISPOSED', 'this classifier was disposed');
+  /** Label, probabilities and logits per text, in input order. */
+  async predict(texts: readonly string[], options: PredictOptions = {}): Promise<Prediction[]> {
+    const k = options.topK === undefined ? 0 : checkInteger('topK', options.topK, 1, this.labels.length, 0);
+    const logits = await this.logits(texts);
     const C = this.labels.length;
-    const out = new Float32Array(texts.length * C);
-    const pad = this.saved.vocab.padId;
-    for (let start = 0; start < texts.length; start += model.maxBatch) {
-      const chunk = texts.slice(start, start + model.maxBatch);
-      const encoded = chunk.map((t) => {
-        if (typeof t !== 'string') throw new TypeError(`Expected a string for texts[${start}] but received ${typeof t}`);
-        return this.encode(t).subarray(0, model.maxLength);
-      });
-      const length = Math.max(model.minLength, ...encoded.map((e) => e.length));
-      const ids = new Int32Array(chunk.length * length).fill(pad);
-      encoded.forEach((e, r) => ids.set(e, r * length));
-      const lengths = Int32Array.from(encoded, (e) => e.length);
-      out.set(await model.predict({ ids, lengths, batch: chunk.length, length }), start * C);
-    }
+    const out: Prediction[] = new Array(texts.length);
+    for (let i = 0; i < texts.length; i++) out[i] = this.toPrediction(logits.subarray(i * C, (i + 1) * C), k);
     return out;
   }
 
-  /** Frees native memory now; later calls reject. A second dispose does nothing. */
-  dispose(): void {
-    this.model?.dispose();
+  /** The k most probable labels of each text, most probable first. */
+  async topK(texts: readonly string[], k: number): Promise<Array<Array<{ label: string; probability: number }>>> {
+    return (await this.predict(texts, { topK: k })).map((p) => p.top!);
+  }
+
+  private toPrediction(row: Float32Array, k: number): Prediction {
+    const C = row.length;
+    const logits = Array.from(row);
+    let max = -Infinity;
+    let best = 0;
+    for (let c = 0; c < C; c++) {
+      if (logits[c] > max) {
+        max = logits[c];
+        best = c;
+      }
+    }
+    const e = logits.map((v) => Math.exp(v - max));
+    let sum = 0;
+    for (const v of e) sum += v;
+    const probabilities: Record<string, number> = Object.create(null);
+    for (let c = 0; c < C; c++) probabilities[this.labels[c]] = e[c] / sum;
+    const p: Prediction = { label: this.labels[best], probabilities, logits };
+    if (k > 0) {
+      const order = logits.map((_, c) => c).sort((a, b) => logits[b] - logits[a] || a - b);
+      p.top = order.slice(0, k).map((c) => ({ label: this.labels[c], probability: e[c] / sum }));
+    }
+    return p;
+  }
+
+  private schedule(): void {
+    if (this.running || this.disposed) return;
+    if (this.queued >= this.maxBatch) {
+      this.clearTimer();
+      void this.dispatch();
+      return;
+    }
+    if (this.queued === 0 || this.timer) return;
+    const fire = () => {
+      this.timer = null;
+      void this.dispatch();
+    };
+    this.timer = this.maxWaitMs > 0 ? setTimeout(fire, this.maxWaitMs) : setImmediate(fire);
+  }
+
+  private clearTimer(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = null;
+  }
+
+  private take(): Row[] {
+    const rows: Row[] = [];
+    while (rows.length < this.maxBatch && this.head < this.queue.length) {
+      const r = this.queue[this.head++];
+      if (!r.call.settled) rows.push(r);
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return rows;
+  }
+
+  private async dispatch(): Promise<void> {
+    if (this.running || this.disposed || !this.model) return;
+    const rows = this.take();
+    if (rows.length === 0) return;
+    const model = this.model;
+    this.running = true;
+    const pad = this.vocab.padId;
+    let length = model.minLength;
+    for (const r of rows) if (r.ids.length > length) length = r.ids.length;
+    const ids = new Int32Array(rows.length * length).fill(pad);
+    const lengths = new Int32Array(rows.length);
+    rows.forEach((r, i) => {
+      ids.set(r.ids, i * length);
+      lengths[i] = r.ids.length;
+    });
+    const calls = new Set(rows.map((r) => r.call));
+    const started = performance.now();
+    let error: unknown;
+    try {
+      const out = await model.predict({ ids, lengths, batch: rows.length, length });
+      const C = this.labels.length;
+      rows.forEach((r, i) => {
+        const call = r.call;
+        if (call.settled) return;
+        call.logits.set(out.subarray(i * C, (i + 1) * C), r.index * C);
+        if (--call.remaining === 0) {
+          call.settled = true;
+          call.resolve(call.logits);
+        }
+      });
+    } catch (err) {
+      error = err;
+      for (const call of calls) {
+        if (call.settled) continue;
+        call.settled = true;
+        call.reject(err);
+      }
+    } finally {
+      this.running = false;
+    }
+    const info: BatchInfo = { size: rows.length, calls: calls.size, seconds: (performance.now() - started) / 1000 };
+    if (error !== undefined) info.error = error;
+    for (const l of this.listeners) {
+      try {
+        l(info);
+      } catch {
+        // a listener's failure is not the callers' concern
+      }
+    }
+    if (this.disposed) this.free();
+    else this.schedule();
+  }
+
+  private free(): void {
+    if (this.running || !this.model) return;
+    this.model.dispose();
     this.model = null;
+  }
+
+  /**
+   * Frees the native memory now (if a batch is running, as soon as it
+   * finishes; its callers still get their results). Calls still waiting in
+   * the queue and later calls reject with ERR_FINETUNE_DISPOSED. A second
+   * dispose does nothing.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.clearTimer();
+    const err = disposedError();
+    for (let i = this.head; i < this.queue.length; i++) {
+      const call = this.queue[i].call;
+      if (call.settled) continue;
+      call.settled = true;
+      call.reject(err);
+    }
+    this.queue = [];
+    this.head = 0;
+    this.free();
   }
 }

@@ -10,6 +10,7 @@ import { runBench } from './bench.js';
 import { runEval } from './eval.js';
 import { runExport } from './export.js';
 import { runPredict } from './predict.js';
+import { runServe } from './serve.js';
 import { runTrain } from './train.js';
 
 const USAGE = `Usage: finetune <command> [options]
@@ -19,7 +20,8 @@ Commands:
   eval      accuracy, per-class precision/recall/F1 and confusion matrix of a model on a file
   predict   labels and probabilities for texts (--text, or one text per stdin line)
   export    write a model or a checkpoint as an ONNX file
-  bench     benchmarks: kernels, train, infer, data
+  bench     benchmarks: kernels, data, train, infer, accuracy, serve, soak
+  serve     HTTP JSON server: POST /predict, GET /health, GET /metrics
 
 Run 'finetune <command> --help' for the options of a command.
 `;
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   predict: runPredict,
   export: runExport,
   bench: runBench,
+  serve: (argv) => runServe(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {
