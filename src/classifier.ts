@@ -21,7 +21,8 @@ import type { Vocabulary } from './data/vocab.js';
 import { FinetuneError } from './errors.js';
 import type { ModelGraph } from './model/graph.js';
 import { compileModel, type CompiledModel } from './model/program.js';
-import { loadModel, type SavedModel } from './onnx/model-file.js';
+import { importOnnxFile } from './onnx/import.js';
+import type { SavedModel } from './onnx/model-file.js';
 
 export interface Prediction {
   label: string;
@@ -46,6 +47,13 @@ export interface ClassifierOptions {
   maxLength?: number;
   /** Refuse the model file unless its SHA-256 is this (hex). */
   expectedSha256?: string;
+  /**
+   * For an ONNX model exported elsewhere (PyTorch): its vocabulary, a JSON
+   * object token -> id or one token a line; `<pad>` and `<unk>` must be in it.
+   */
+  vocab?: string;
+  /** For an ONNX model exported elsewhere: how to split text (default lower-case + whitespace). */
+  tokenizer?: Partial<TokenizerConfig>;
 }
 
 export interface PredictOptions {
@@ -125,9 +133,12 @@ export class Classifier {
     this.model = compileModel(saved.graph, { maxBatch: this.maxBatch, maxLength: this.maxLength, params: saved.params });
   }
 
-  /** Reads a model saved by finetune (`saveModel`, `finetune train --out`) and compiles it. */
+  /**
+   * Reads a model saved by finetune (`saveModel`, `finetune train --out`), or
+   * an ONNX TextCNN exported elsewhere given its `vocab`, and compiles it.
+   */
   static async load(file: string, options: ClassifierOptions = {}): Promise<Classifier> {
-    return new Classifier(await loadModel(file, { expectedSha256: options.expectedSha256 }), options);
+    return new Classifier(await importOnnxFile(file, { expectedSha256: options.expectedSha256, vocab: options.vocab, tokenizer: options.tokenizer }), options);
   }
 
   /** True once `dispose()` was called. */

@@ -1,13 +1,15 @@
 import { createInterface } from 'node:readline';
 
 import { Classifier } from '../classifier.js';
-import { helpText, intOption, parseOptions, type OptionSpec } from './args.js';
+import { choiceOption, helpText, intOption, parseOptions, type OptionSpec } from './args.js';
 import { printJson, requireString } from './common.js';
 import { applyThreads, threadOption } from './threads.js';
 
 const SPEC: OptionSpec = {
   model: { type: 'string', help: 'a model saved by finetune (required)', value: 'MODEL.onnx' },
   text: { type: 'string', help: 'the text to classify (default: one text per line of standard input)', value: 'TEXT' },
+  vocab: { type: 'string', help: 'vocabulary of an ONNX model exported elsewhere (JSON token -> id, or one token a line)', value: 'FILE' },
+  tokenizer: { type: 'string', help: 'for a model exported elsewhere: whitespace (lower-cased, default) or kim', value: 'MODE' },
   sha256: { type: 'string', help: 'refuse the model unless the file has this SHA-256', value: 'HEX' },
   'batch-size': { type: 'string', default: '64', help: 'texts per native call', value: 'N' },
   threads: { type: 'string', help: 'native threads (default: all cores)', value: 'N' },
@@ -23,7 +25,12 @@ export async function runPredict(argv: string[]): Promise<number> {
   }
   applyThreads(threadOption(v.threads));
   const batch = intOption('batch-size', v['batch-size'], 1, 4096)!;
-  const clf = await Classifier.load(requireString(v, 'model', 'predict'), { maxBatch: batch, expectedSha256: v.sha256 as string | undefined });
+  const clf = await Classifier.load(requireString(v, 'model', 'predict'), {
+    maxBatch: batch,
+    expectedSha256: v.sha256 as string | undefined,
+    vocab: v.vocab as string | undefined,
+    tokenizer: v.tokenizer === undefined ? undefined : { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const) },
+  });
   try {
     const emit = async (texts: string[]) => {
       for (const p of await clf.predict(texts)) {

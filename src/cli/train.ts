@@ -1,5 +1,6 @@
 import { parseEmbeddingInit, type EmbeddingInit } from '../model/init.js';
-import { loadModel, saveModel } from '../onnx/model-file.js';
+import { importOnnxFile } from '../onnx/import.js';
+import { saveModel } from '../onnx/model-file.js';
 import type { ActivationName } from '../native.js';
 import { Activation } from '../native.js';
 import { formatMetrics } from '../train/metrics.js';
@@ -15,7 +16,8 @@ const SPEC: OptionSpec = {
   dev: { type: 'string', help: 'development data: evaluated after every epoch (early stopping, plateau schedule)', value: 'FILE' },
   test: { type: 'string', help: 'test data: evaluated once at the end', value: 'FILE' },
   ...READ_OPTIONS,
-  init: { type: 'string', help: 'start from this model (saved by finetune) instead of random weights', value: 'MODEL.onnx' },
+  init: { type: 'string', help: 'start from this model (saved by finetune, or exported elsewhere with --vocab) instead of random weights', value: 'MODEL.onnx' },
+  vocab: { type: 'string', help: "with --init of a model exported elsewhere: its vocabulary (JSON token -> id, or one token a line)", value: 'FILE' },
   sha256: { type: 'string', help: 'refuse --init unless the file has this SHA-256', value: 'HEX' },
   'new-head': { type: 'boolean', help: "with --init: a new classifier for the training data's labels (with --hidden: a deeper one)" },
   'extend-vocab': { type: 'boolean', help: "with --init: add the training data's new words to the vocabulary (new embedding rows)" },
@@ -86,6 +88,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     return 0;
   }
   const json = Boolean(v.json);
+  const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const device = choiceOption('device', v.device, ['cpu', 'cuda', 'auto'] as const)!;
   const progress = createProgress(json ? 'silent' : process.stderr.isTTY ? 'tty' : 'lines');
   if (device === 'cuda') {
@@ -94,13 +97,21 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (device === 'auto') progress.message('device auto: training on the CPU (no CUDA training kernels in this build)');
   applyThreads(threadOption(v.threads));
   const activation = choiceOption('activation', v.activation, Object.keys(Activation) as ActivationName[])!;
-  const init = typeof v.init === 'string' ? await loadModel(v.init, { expectedSha256: typeof v.sha256 === 'string' ? v.sha256 : undefined }) : undefined;
+  if (v.vocab !== undefined && v.init === undefined) throw new UsageError('--vocab goes with --init (the vocabulary of the model you start from)');
+  const init =
+    typeof v.init === 'string'
+      ? await importOnnxFile(v.init, {
+          expectedSha256: typeof v.sha256 === 'string' ? v.sha256 : undefined,
+          vocab: v.vocab as string | undefined,
+          tokenizer: given('tokenizer') ? { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const) } : undefined,
+        })
+      : undefined;
+  if (init && !json) for (const line of init.report) progress.message(`import: ${line}`);
   const trainFile = typeof v.resume === 'string' && v.train === undefined ? undefined : requireString(v, 'train', 'train');
   if (!trainFile) throw new UsageError('train: --resume needs the same --train file');
   const es = intOption('early-stopping', v['early-stopping'], 1);
   if (es !== undefined && v.dev === undefined) throw new UsageError('--early-stopping needs --dev');
   // With --init, the model's own settings hold unless an option is given explicitly.
-  const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   if (init && (given('embed-dim') || given('widths') || given('maps') || given('pool'))) {
     throw new UsageError('--embed-dim, --widths, --maps and --pool describe a new model; with --init the pretrained body is kept (use --new-head, --hidden, --activation, --dropout to change it)');
   }

@@ -97,11 +97,33 @@ export function setActivation(graph: ModelGraph, params: Map<string, Float32Arra
   return { graph: next, params: new Map([...params].map(([k, v]) => [k, v.slice()])) };
 }
 
-/** Sets every dropout layer's rate. */
+/**
+ * Sets every dropout layer's rate. A graph without dropout (as PyTorch
+ * exports a model in eval mode) gets one before each linear layer, named as
+ * textCNN() names them.
+ */
 export function setDropout(graph: ModelGraph, params: Map<string, Float32Array>, p: number): ModelParts {
   if (!(p >= 0 && p < 1)) throw new GraphError(`dropout must be in [0, 1), got ${p}`);
-  const next = { ...graph, layers: graph.layers.map((l) => (l.type === 'dropout' ? { ...l, p } : l)) };
-  return { graph: next, params: new Map([...params].map(([k, v]) => [k, v.slice()])) };
+  const copy = new Map([...params].map(([k, v]) => [k, v.slice()]));
+  if (graph.layers.some((l) => l.type === 'dropout')) {
+    return { graph: { ...graph, layers: graph.layers.map((l) => (l.type === 'dropout' ? { ...l, p } : l)) }, params: copy };
+  }
+  if (p === 0) return { graph, params: copy };
+  const taken = new Set(graph.layers.map((l) => l.name));
+  const layers: LayerSpec[] = [];
+  for (const l of graph.layers) {
+    if (l.type === 'linear') {
+      let name = l.name === 'classifier' ? 'dropout' : `${l.name}_dropout`;
+      while (taken.has(name)) name = `${name}_`;
+      taken.add(name);
+      layers.push({ type: 'dropout', name, input: l.input, p }, { ...l, input: name });
+    } else {
+      layers.push(l);
+    }
+  }
+  const next = { ...graph, layers };
+  inferShapes(next);
+  return { graph: next, params: copy };
 }
 
 /**

@@ -170,6 +170,9 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
     } else if (o.dropout !== undefined) {
       parts = setDropout(parts.graph, parts.params, o.dropout);
     }
+    if (!parts.graph.layers.some((l) => l.type === 'dropout')) {
+      o.onMessage?.('the model has no dropout layer (PyTorch drops it from eval-mode exports); pass --dropout P to add one before its linear layers');
+    }
     graph = parts.graph;
     initialParams = parts.params;
   }

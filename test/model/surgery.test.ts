@@ -57,3 +57,12 @@ describe('embedding initialisation', () => {
     expect(() => parseEmbeddingInit('uniform:-1')).toThrow(/uniform:A/);
   });
 });
+
+describe('dropout for a model exported without it', () => {
+  it('inserts dropout before each linear layer, named as textCNN() names them', () => {
+    const bare = textCNN({ vocabSize: 30, classes: 2, embedDim: 6, widths: [2], maps: 4, hidden: [5], dropout: 0 });
+    const m = setDropout(bare, initParams(bare, 1), 0.3);
+    expect(m.graph.layers.filter((l) => l.type === 'dropout').map((l) => [l.name, (l as { p: number }).p])).toEqual([['hidden0_dropout', 0.3], ['dropout', 0.3]]);
+    expect(m.graph).toEqual(textCNN({ vocabSize: 30, classes: 2, embedDim: 6, widths: [2], maps: 4, hidden: [5], dropout: 0.3 }));
+  });
+});

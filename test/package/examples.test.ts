@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { cueData } from '../serve/helpers.js';
-import { repoRoot, transpileTree } from '../serve/transpile.js';
+import { repoRoot, transpileTree } from '../helpers/transpile.js';
 
 const cleanup: string[] = [];
 afterAll(() => cleanup.forEach((d) => rmSync(d, { recursive: true, force: true })));

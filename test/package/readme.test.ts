@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../../src/cli/main.js';
-import { repoRoot } from '../serve/transpile.js';
+import { repoRoot } from '../helpers/transpile.js';
 // @ts-expect-error: a plain .mjs script without declarations
 import { renderReference, replaceReference } from '../../scripts/readme-cli.mjs';
 

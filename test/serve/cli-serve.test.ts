@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { main } from '../../src/cli/main.js';
 import { runServe } from '../../src/cli/serve.js';
 import { trainTinyModel } from './helpers.js';
-import { transpileTree } from './transpile.js';
+import { transpileTree } from '../helpers/transpile.js';
 
 let modelFile = '';
 let js = '';

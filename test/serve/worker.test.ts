@@ -13,7 +13,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 
 import { Classifier } from '../../src/classifier.js';
 import { mixedTexts, trainTinyModel } from './helpers.js';
-import { transpileTree } from './transpile.js';
+import { transpileTree } from '../helpers/transpile.js';
 
 let modelFile = '';
 let js = '';
