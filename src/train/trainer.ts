@@ -69,6 +69,8 @@ export interface FitOptions {
   schedule?: ScheduleSpec;
   warmupSteps?: number;
   seed?: number;
+  /** Shuffle the training data each epoch (default true). */
+  shuffle?: boolean;
   padId?: number;
   unkId?: number;
   bucket?: boolean | number;
@@ -125,6 +127,7 @@ export async function fit(model: CompiledModel, train: EncodedDataset, o: FitOpt
   const loader = new DataLoader(train, {
     batchSize,
     seed: o.seed ?? 0,
+    shuffle: o.shuffle ?? true,
     padId: o.padId ?? 0,
     unkId: o.unkId ?? 1,
     minLength: model.minLength,
