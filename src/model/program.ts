@@ -181,13 +181,15 @@ export class CompiledModel {
       params: this.paramInfo.map((p) => ({ name: p.name, size: p.size, group: groupOf(p), frozen: matches(p, freeze) })),
     });
     this.views = new Map(this.native.params().map((p) => [p.name, p.values]));
-    const fresh = initParams(graph, options.seed ?? 0, options.embeddingInit);
+    // Draw fresh values only when some parameter is not given (a loaded model gives them all).
+    const missing = this.paramInfo.some((p) => !options.params?.has(p.name));
+    const fresh = missing ? initParams(graph, options.seed ?? 0, options.embeddingInit) : null;
     for (const p of this.paramInfo) {
       const given = options.params?.get(p.name);
       if (given && given.length !== p.size) {
         throw new GraphError(`parameter ${p.name}: expected ${p.size} values (shape [${p.shape.join(', ')}]) but received ${given.length}`);
       }
-      this.views.get(p.name)!.set(given ?? fresh.get(p.name)!);
+      this.views.get(p.name)!.set(given ?? fresh!.get(p.name)!);
     }
     this.native.setState({ ...this.native.getState(), seed: (options.seed ?? 0) >>> 0, counter: 0 });
   }

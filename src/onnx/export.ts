@@ -84,8 +84,11 @@ export function exportOnnxModel(input: ExportInput) {
   const c1v = b.int64('const_1_vec', [1]);
   const cMin = b.int64('const_min_length', [minLength], []);
   const cPad = b.int64('const_pad_id', [padId], []);
-  const negInf = b.float('const_neg_inf', Float32Array.of(-Infinity), []);
-  const zeroF = b.float('const_zero', Float32Array.of(0), []);
+  // Float constants are added where used, so no initializer is left unused.
+  const floatConstant = (name: string, value: number) => {
+    if (!b.initializers.some((t) => t.name === name)) b.float(name, Float32Array.of(value), []);
+    return name;
+  };
 
   // Pad the ids on the right to at least minLength.
   const shape = b.node('Shape', ['input_ids']);
@@ -168,9 +171,9 @@ export function exportOnnxModel(input: ExportInput) {
         const t = b.node('Range', [c0, steps, c1]); // [steps]
         const mask = b.node('Unsqueeze', [b.node('Less', [t, valid]), c1v]); // [batch, 1, steps]
         if (layer.type === 'maxOverTime') {
-          names.set(layer.name, b.node('ReduceMax', [b.node('Where', [mask, x, negInf])], [attrInts('axes', [2]), attrInt('keepdims', 0)], `t_${layer.name}`));
+          names.set(layer.name, b.node('ReduceMax', [b.node('Where', [mask, x, floatConstant('const_neg_inf', -Infinity)])], [attrInts('axes', [2]), attrInt('keepdims', 0)], `t_${layer.name}`));
         } else {
-          const sum = b.node('ReduceSum', [b.node('Where', [mask, x, zeroF]), b.int64(`${layer.name}_axes`, [2])], [attrInt('keepdims', 0)]);
+          const sum = b.node('ReduceSum', [b.node('Where', [mask, x, floatConstant('const_zero', 0)]), b.int64(`${layer.name}_axes`, [2])], [attrInt('keepdims', 0)]);
           const count = b.node('Cast', [b.node('Min', [valid, steps])], [attrInt('to', DataType.FLOAT)]); // [batch, 1]
           names.set(layer.name, b.node('Div', [sum, count], [], `t_${layer.name}`));
         }
