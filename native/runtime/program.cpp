@@ -464,14 +464,20 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
     result.skipped = true;
     return result;
   }
-  // With sparse embedding updates the embedding's work (zeroing, norm,
-  // clipping, update) covers only the rows this batch touched.
+  // The embedding gradient is non-zero only on the rows a batch touched, so
+  // its zeroing, norm and clipping cover those rows (the previous batch's
+  // rows are zeroed first, keeping every other row at zero). With sparse
+  // updates the optimizer step covers only them too; dense Adam still passes
+  // over every row, as torch.optim.Adam does.
   const OpSpec& embOp = spec_.ops.front();
   const size_t embParam = static_cast<size_t>(embOp.params[0]);
   const size_t dim = spec_.tensors[static_cast<size_t>(embOp.output)].channels;
-  const bool sparse = cfg.sparseEmbedding && trainable(static_cast<int32_t>(embParam));
-  if (sparse) {
-    rowSeen_.assign(vocab_, 0);
+  const bool embTrainable = trainable(static_cast<int32_t>(embParam));
+  const bool sparse = cfg.sparseEmbedding && embTrainable;
+  float* embGrad = grads_.data() + paramOffsets_[embParam];
+  if (embTrainable) {
+    for (int32_t row : touchedRows_) std::memset(embGrad + static_cast<size_t>(row) * dim, 0, dim * sizeof(float));
+    if (rowSeen_.size() != vocab_) rowSeen_.assign(vocab_, 0);
     touchedRows_.clear();
     const std::vector<int32_t>& steps = buffers_[0].validSteps;
     for (size_t r = 0; r < b.batch; ++r) {
@@ -482,17 +488,18 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
         touchedRows_.push_back(id);
       }
     }
+    for (int32_t row : touchedRows_) rowSeen_[static_cast<size_t>(row)] = 0;
   }
   auto forEachSpan = [&](size_t p, auto&& fn) {
     float* g = grads_.data() + paramOffsets_[p];
-    if (sparse && p == embParam) {
+    if (p == embParam) {
       for (int32_t row : touchedRows_) fn(g + static_cast<size_t>(row) * dim, dim);
     } else {
       fn(g, spec_.params[p].size);
     }
   };
   for (size_t p = 0; p < spec_.params.size(); ++p) {
-    if (trainable(static_cast<int32_t>(p))) forEachSpan(p, [](float* g, size_t n) { std::memset(g, 0, n * sizeof(float)); });
+    if (p != embParam && trainable(static_cast<int32_t>(p))) std::memset(grads_.data() + paramOffsets_[p], 0, spec_.params[p].size * sizeof(float));
   }
   backward(b);
 
