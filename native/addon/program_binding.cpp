@@ -98,10 +98,13 @@ runtime::ProgramSpec parseSpec(Napi::Env env, const Napi::Value& value) {
   return spec;
 }
 
-// The batch's typed arrays stay referenced until the worker finishes.
+// The batch is copied when the call is made: the worker thread must not read
+// JS memory the caller may change, transfer or free while the step runs, and
+// the copy is what validateBatch checked. (ids are batch x length int32: small
+// next to one step's arithmetic.)
 struct BatchBaton {
   runtime::BatchView view{};
-  Napi::Reference<Napi::Value> ids, lengths, labels;
+  std::vector<int32_t> ids, lengths, labels;
 };
 
 void parseBatch(Napi::Env env, const Napi::Value& value, bool needLabels, BatchBaton& baton, const runtime::Program& program,
@@ -110,12 +113,19 @@ void parseBatch(Napi::Env env, const Napi::Value& value, bool needLabels, BatchB
   baton.view.batch = a.size("batch", 1, program.spec().maxBatch);
   baton.view.length = a.size("length", 1, program.spec().maxLength);
   const size_t n = baton.view.batch * baton.view.length;
-  baton.view.ids = a.ints("ids", n);
-  baton.view.lengths = a.intsOrNull("lengths", baton.view.batch);
-  baton.view.labels = needLabels ? a.ints("labels", baton.view.batch) : a.intsOrNull("labels", baton.view.batch);
-  baton.ids = Napi::Persistent(a.get("ids"));
-  if (baton.view.lengths) baton.lengths = Napi::Persistent(a.get("lengths"));
-  if (baton.view.labels) baton.labels = Napi::Persistent(a.get("labels"));
+  const int32_t* ids = a.ints("ids", n);
+  const int32_t* lengths = a.intsOrNull("lengths", baton.view.batch);
+  const int32_t* labels = needLabels ? a.ints("labels", baton.view.batch) : a.intsOrNull("labels", baton.view.batch);
+  baton.ids.assign(ids, ids + n);
+  baton.view.ids = baton.ids.data();
+  if (lengths) {
+    baton.lengths.assign(lengths, lengths + baton.view.batch);
+    baton.view.lengths = baton.lengths.data();
+  }
+  if (labels) {
+    baton.labels.assign(labels, labels + baton.view.batch);
+    baton.view.labels = baton.labels.data();
+  }
   try {
     program.validateBatch(baton.view, needLabels);
   } catch (const std::invalid_argument& e) {

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <cstdio>
 #include <stdexcept>
+
+#include <unistd.h>
 
 #include "cpu/conv1d.h"
 #include "cpu/dropout.h"
@@ -18,6 +21,25 @@ namespace ft::runtime {
 namespace {
 
 [[noreturn]] void fail(const std::string& message) { throw std::invalid_argument(message); }
+
+// Physical memory, the most a program may ask for: a request beyond it is
+// refused with its size instead of being zero-filled into the OOM killer.
+uint64_t memoryBudget() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long pageSize = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0) return uint64_t{1} << 40;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize);
+}
+
+void checkBudget(long double bytes, const std::string& what) {
+  const uint64_t budget = memoryBudget();
+  if (bytes > static_cast<long double>(budget)) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%s would need %.0Lf bytes (%.1Lf GiB) but this machine has %llu bytes of memory", what.c_str(),
+                  bytes, bytes / (1024.0L * 1024.0L * 1024.0L), static_cast<unsigned long long>(budget));
+    fail(text);
+  }
+}
 
 std::string opName(OpType t) {
   switch (t) {
@@ -54,6 +76,8 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
     paramOffsets_.push_back(total);
     total += p.size;
   }
+  // Values, gradients and two optimizer moments.
+  checkBudget(16.0L * static_cast<long double>(total), "the parameters with their gradients and Adam moments");
   params_->values.assign(total, 0.0f);
   grads_.assign(total, 0.0f);
   m_.assign(total, 0.0f);
@@ -156,6 +180,14 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   std::vector<size_t> sizes(nt, 0);
   std::vector<size_t> offsets(nt, 0);
   size_t act = 0;
+  long double actFloats = 0.0L;  // in long double: the size_t products may overflow for absurd specs
+  for (size_t t = 1; t < nt; ++t) {
+    const TensorSpec& ts = spec_.tensors[t];
+    const long double rows = static_cast<long double>(spec_.maxBatch) * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1);
+    actFloats += rows * static_cast<long double>(ts.channels);
+  }
+  checkBudget(16.0L * static_cast<long double>(total) + 8.0L * actFloats,
+              "the program (parameters, moments, activations and their gradients for the largest batch)");
   for (size_t t = 1; t < nt; ++t) {
     const TensorSpec& ts = spec_.tensors[t];
     sizes[t] = spec_.maxBatch * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1) * ts.channels;

@@ -58,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`finetune: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof FinetuneError || err instanceof RangeError || err instanceof TypeError) {
+    const coded = typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('ERR_FINETUNE_');
+    if (err instanceof FinetuneError || err instanceof RangeError || err instanceof TypeError || coded) {
       process.stderr.write(`finetune ${command}: ${(err as Error).message}\n`);
       return 1;
     }

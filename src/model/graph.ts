@@ -55,6 +55,16 @@ function describeShape(s: Shape): string {
   return s.kind === 'sequence' ? `a sequence [batch, length, ${s.channels}]` : `a vector [batch, ${s.channels}]`;
 }
 
+/** A value from an untrusted graph, printable in a message (objects may lack a prototype). */
+function show(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+}
+
 function positiveInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 }
@@ -64,19 +74,19 @@ export function inferShapes(graph: ModelGraph): Map<string, Shape> {
   const shapes = new Map<string, Shape>();
   if (!graph || !Array.isArray(graph.layers) || graph.layers.length === 0) throw new GraphError('the graph has no layers');
   graph.layers.forEach((layer, index) => {
-    const where = `layer '${layer?.name}' (${layer?.type})`;
+    const where = `layer '${show(layer?.name)}' (${show(layer?.type)})`;
     if (typeof layer?.name !== 'string' || layer.name === '' || layer.name === 'ids') {
       throw new GraphError(`layer ${index}: needs a unique name other than 'ids'`);
     }
     if (shapes.has(layer.name)) throw new GraphError(`${where}: the name is used twice`);
     const input = (name: string): Shape => {
       const s = shapes.get(name);
-      if (!s) throw new GraphError(`${where}: input '${name}' is not the output of an earlier layer`);
+      if (!s) throw new GraphError(`${where}: input '${show(name)}' is not the output of an earlier layer`);
       return s;
     };
     const expect = (name: string, kind: Shape['kind']): Shape => {
       const s = input(name);
-      if (s.kind !== kind) throw new GraphError(`${where}: expects a ${kind} input but '${name}' is ${describeShape(s)}`);
+      if (s.kind !== kind) throw new GraphError(`${where}: expects a ${kind} input but '${show(name)}' is ${describeShape(s)}`);
       return s;
     };
     let out: Shape;
@@ -85,7 +95,7 @@ export function inferShapes(graph: ModelGraph): Map<string, Shape> {
         if (index !== 0) throw new GraphError(`${where}: the embedding must be the first layer`);
         if (!positiveInt(layer.vocabSize) || !positiveInt(layer.dim)) throw new GraphError(`${where}: vocabSize and dim must be positive integers`);
         if (layer.paddingIdx !== null && !(Number.isInteger(layer.paddingIdx) && layer.paddingIdx >= 0 && layer.paddingIdx < layer.vocabSize)) {
-          throw new GraphError(`${where}: paddingIdx ${layer.paddingIdx} is outside the vocabulary [0, ${layer.vocabSize})`);
+          throw new GraphError(`${where}: paddingIdx ${show(layer.paddingIdx)} is outside the vocabulary [0, ${layer.vocabSize})`);
         }
         out = { kind: 'sequence', channels: layer.dim };
         break;
@@ -98,7 +108,9 @@ export function inferShapes(graph: ModelGraph): Map<string, Shape> {
         break;
       }
       case 'activation':
-        if (!(layer.kind in Activation)) throw new GraphError(`${where}: unknown activation '${layer.kind}' (one of ${Object.keys(Activation).join(', ')})`);
+        if (typeof layer.kind !== 'string' || !Object.hasOwn(Activation, layer.kind)) {
+          throw new GraphError(`${where}: unknown activation '${show(layer.kind)}' (one of ${Object.keys(Activation).join(', ')})`);
+        }
         out = { ...input(layer.input) };
         break;
       case 'dropout':
@@ -120,7 +132,7 @@ export function inferShapes(graph: ModelGraph): Map<string, Shape> {
         out = { kind: 'vector', channels: layer.outFeatures };
         break;
       default:
-        throw new GraphError(`layer ${index}: unknown type '${(layer as { type: string }).type}'`);
+        throw new GraphError(`layer ${index}: unknown type '${show((layer as { type: unknown }).type)}'`);
     }
     shapes.set(layer.name, out);
   });

@@ -577,7 +577,8 @@ class Importer {
   }
 
   /** A float32 weight from a constant value; float16, int64... are errors naming the tensor. */
-  weight(v: Value, what: string, at: NodeAt): { data: Float32Array; dims: number[]; origin: string } {
+  weight(v: Value | undefined, what: string, at: NodeAt): { data: Float32Array; dims: number[]; origin: string } {
+    if (!v) this.failNode(at, `${what} is missing: the node has too few inputs`);
     if (v.k === 'lazy') {
       const ctx = { modelDir: this.modelDir, file: this.file, path: v.path };
       if (v.value) {
@@ -1557,7 +1558,7 @@ class Importer {
     }
     if (vals[1]?.k === 'sym') this.unsupported(at, `${n.opType} of two computed tensors is not supported; the second input must be a weight`);
     const inF = x.tags[1] as number;
-    const w = this.weight(vals[1]!, 'the weight', at);
+    const w = this.weight(vals[1], 'the weight', at);
     if (w.dims.length !== 2) this.failNode(at, `weight '${w.origin}' has dims [${w.dims.join(', ')}]; expected a matrix`);
     let transB: boolean;
     let alpha = 1;

@@ -15,7 +15,7 @@ import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
 import { Vocabulary } from '../data/vocab.js';
 import { FinetuneError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { GraphError, graphParams, inferShapes, type ModelGraph } from '../model/graph.js';
+import { GraphError, graphClasses, graphParams, inferShapes, type ModelGraph } from '../model/graph.js';
 import { OnnxFormatError } from './errors.js';
 import { convWeightFromOnnx, exportOnnxModel } from './export.js';
 import { decodeModel, encodeModel, tensorToFloat32, type ModelProto } from './proto.js';
@@ -122,12 +122,24 @@ export function fromOnnx(model: ModelProto, file: string): SavedModel {
     throw new ModelFileError(`${file}: the stored graph is invalid: ${(err as GraphError).message}`, file);
   }
   const tokens = parseJson(model, KEY.vocab, file);
-  const specials = parseJson(model, KEY.specials, file) as { pad?: string; unk?: string };
-  if (!Array.isArray(tokens)) throw new ModelFileError(`${file}: metadata '${KEY.vocab}' must be an array of tokens`, file);
-  const vocab = Vocabulary.fromTokens(tokens as string[], { pad: specials?.pad, unk: specials?.unk });
-  const tokenizer = Tokenizer.fromJSON(parseJson(model, KEY.tokenizer, file)).toJSON();
+  const specials = parseJson(model, KEY.specials, file) as { pad?: unknown; unk?: unknown } | null;
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) throw new ModelFileError(`${file}: metadata '${KEY.vocab}' must be an array of tokens`, file);
+  if (typeof specials !== 'object' || specials === null || typeof specials.pad !== 'string' || typeof specials.unk !== 'string') {
+    throw new ModelFileError(`${file}: metadata '${KEY.specials}' must name the pad and unk tokens`, file);
+  }
+  let vocab: Vocabulary;
+  let tokenizer: TokenizerConfig;
+  try {
+    vocab = Vocabulary.fromTokens(tokens as string[], { pad: specials.pad, unk: specials.unk });
+    tokenizer = Tokenizer.fromJSON(parseJson(model, KEY.tokenizer, file)).toJSON();
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    throw new ModelFileError(`${file}: ${(err as Error).message}`, file);
+  }
   const labels = parseJson(model, KEY.labels, file);
   if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string')) throw new ModelFileError(`${file}: metadata '${KEY.labels}' must be an array of strings`, file);
+  const classes = graphClasses(graph);
+  if (labels.length !== classes) throw new ModelFileError(`${file}: metadata '${KEY.labels}' names ${labels.length} labels but the model predicts ${classes} classes`, file);
 
   const init = new Map((model.graph?.initializer ?? []).map((t, i) => [t.name, { t, i }]));
   const params = new Map<string, Float32Array>();
@@ -138,7 +150,7 @@ export function fromOnnx(model: ModelProto, file: string): SavedModel {
     const isConv = p.shape.length === 3;
     const want = isConv ? [p.shape[0], p.shape[2], p.shape[1]] : p.shape;
     if (found.t.dims.length !== want.length || found.t.dims.some((d, i) => d !== want[i])) {
-      throw new OnnxFormatError(`initializer has dims [${found.t.dims.join(', ')}] but the graph needs [${want.join(', ')}]`, { file, path: `graph.initializer[${found.i}] (${p.name})` });
+      throw new OnnxFormatError(`initializer '${p.name}' has dims [${found.t.dims.join(', ')}] but the graph needs [${want.join(', ')}]`, { file, path: `graph.initializer[${found.i}] (${p.name})` });
     }
     params.set(p.name, isConv ? convWeightFromOnnx(values, p.shape[0], p.shape[1], p.shape[2]) : values);
   }

@@ -1,0 +1,100 @@
+/**
+ * HAZARDS.md, "The native addon inside a server": the event loop stays
+ * responsive during load and save (event-loop delay p99 under 50 ms;
+ * test/model/program.test.ts checks training). A model the size of Kim's
+ * (a 50,000-word vocabulary x 300 dimensions: 60 MB of weights) is saved and
+ * loaded while a 2 ms timer measures the longest time the loop was blocked.
+ */
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Tokenizer } from '../../src/data/tokenizer.js';
+import { Vocabulary } from '../../src/data/vocab.js';
+import { graphParams, textCNN } from '../../src/model/graph.js';
+import { loadModel, saveModel, type SavedModel } from '../../src/onnx/model-file.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../../src/train/checkpoint.js';
+import { removeTempDirs, tempDir } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+/** The longest stretch (ms) the event loop was blocked while `fn` ran. */
+async function longestBlock(fn: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last);
+    last = now;
+  }, 2);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(max, performance.now() - last);
+}
+
+const LIMIT_MS = 100; // twice the hazard's p99, for slow CI machines
+const V = 50_000;
+let model: SavedModel;
+let checkpoint: Checkpoint;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  if (process.env.FINETUNE_TIMING !== '1') return;
+  const graph = textCNN({ vocabSize: V, classes: 2, embedDim: 300, widths: [3, 4, 5], maps: 100 });
+  const params = new Map(graphParams(graph).map((p) => [p.name, new Float32Array(p.size).fill(0.01)]));
+  const tokens = ['<pad>', '<unk>', ...Array.from({ length: V - 2 }, (_, i) => `word${i}`)];
+  model = { graph, params, vocab: Vocabulary.fromTokens(tokens), tokenizer: new Tokenizer().toJSON(), labels: ['neg', 'pos'] };
+  let total = 0;
+  for (const p of params.values()) total += p.length;
+  checkpoint = {
+    model,
+    state: { m: new Float32Array(total), v: new Float32Array(total), paramSteps: new Float64Array(params.size), steps: 1, seed: 0, counter: 0 },
+    trainer: { epoch: 0, step: 0, history: [], loader: { version: 1, epoch: 0, batchIndex: 0 } } as never,
+    options: {},
+    data: { file: 'x', size: 0, sha256: '' },
+  };
+  await saveModel(path.join(dir, 'm.onnx'), model);
+  await saveCheckpoint(path.join(dir, 'ckpt'), checkpoint);
+});
+
+// FINDINGS (see the report): saveModel encodes the whole ONNX file synchronously (encodeModel, and
+// the finite check over every weight), loadModel is synchronous from readFileSync to the last
+// tensor copy, and saveCheckpoint encodes and hashes synchronously: each blocks the event loop for
+// hundreds of milliseconds: here 240, 220 and 160 ms (630, 440 and 580 ms for 100,000 x 300).
+// loadCheckpoint reads asynchronously and stays under the limit.
+// Timings depend on the machine's load, so (like every speed target) these run on demand,
+// FINETUNE_TIMING=1, not in `npm test`; the three `fails` are the open finding above.
+describe.skipIf(process.env.FINETUNE_TIMING !== '1')('the event loop stays responsive during load and save (60 MB model)', () => {
+  it.fails(`saveModel blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+    expect(await longestBlock(() => saveModel(path.join(dir, 'm2.onnx'), model))).toBeLessThan(LIMIT_MS);
+  });
+  it.fails(`loadModel blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+    expect(await longestBlock(() => loadModel(path.join(dir, 'm.onnx')))).toBeLessThan(LIMIT_MS);
+  });
+  it.fails(`saveCheckpoint blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+    expect(await longestBlock(() => saveCheckpoint(path.join(dir, 'ckpt2'), checkpoint))).toBeLessThan(LIMIT_MS);
+  });
+  it(`loadCheckpoint blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+    expect(await longestBlock(() => loadCheckpoint(path.join(dir, 'ckpt')))).toBeLessThan(LIMIT_MS);
+  });
+});
+
+describe('concurrent saves to one path are serialised', () => {
+  it('ten concurrent saveModel calls: the last call wins, the file is valid, no temporary file', async () => {
+    const file = path.join(dir, 'race.onnx');
+    const small = (i: number): SavedModel => {
+      const graph = textCNN({ vocabSize: 10, classes: 2, embedDim: 4, widths: [2], maps: 2 });
+      const params = new Map(graphParams(graph).map((p) => [p.name, new Float32Array(p.size).fill(i)]));
+      return { graph, params, vocab: Vocabulary.fromTokens(['<pad>', '<unk>', ...'abcdefgh'.split('')]), tokenizer: new Tokenizer().toJSON(), labels: [`v${i}`, 'x'] };
+    };
+    await Promise.all(Array.from({ length: 10 }, (_, i) => saveModel(file, small(i))));
+    const m = await loadModel(file);
+    expect(m.labels[0]).toBe('v9');
+    expect([...m.params.values()].every((p) => p.every((x) => x === 9))).toBe(true);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+});
