@@ -17,6 +17,7 @@ const SUITES: Record<string, { file: string; fn: string; about: string }> = {
   data: { file: 'data.js', fn: 'runDataBench', about: 'reading, tokenising and encoding: MR and a generated 1 GB file' },
   train: { file: 'train.js', fn: 'runTrainBench', about: 'Kim CNN-rand training speed on MR, side by side with PyTorch when installed' },
   infer: { file: 'infer.js', fn: 'runInferBench', about: 'prediction throughput at batch 1, 32, 256 against onnxruntime-node on our exported model' },
+  transfer: { file: 'transfer.js', fn: 'runTransferBench', about: 'SST-2-pretrained model fine-tuned on 500 MR sentences against training from scratch' },
   accuracy: { file: 'accuracy.js', fn: 'runAccuracyBench', about: 'Kim (2014) CNN-rand accuracy on MR (10-fold), SST-2 and TREC' },
   serve: { file: 'serve.js', fn: 'runServeBench', about: 'HTTP load test (autocannon, 1/16/128 connections) of finetune serve against onnxruntime-node' },
   soak: { file: 'soak.js', fn: 'runSoakBench', about: 'RSS over 100,000 predictions and 10,000 load/dispose cycles' },
