@@ -11,6 +11,20 @@ export const READ_OPTIONS: OptionSpec = {
   'skip-bad': { type: 'boolean', help: 'skip and count malformed records and unknown labels instead of stopping' },
 };
 
+/** Options of commands that read a model exported elsewhere (predict, eval). */
+export const IMPORT_OPTIONS: OptionSpec = {
+  vocab: { type: 'string', help: 'vocabulary of an ONNX model exported elsewhere (JSON token -> id, or one token a line)', value: 'FILE' },
+  tokenizer: { type: 'string', help: 'for a model exported elsewhere: whitespace (lower-cased, default) or kim', value: 'MODE' },
+};
+
+/** The importer's vocab/tokenizer settings from IMPORT_OPTIONS. */
+export function importOptions(v: Record<string, string | boolean | undefined>): { vocab?: string; tokenizer?: { mode: 'whitespace' | 'kim' } } {
+  return {
+    vocab: typeof v.vocab === 'string' ? v.vocab : undefined,
+    tokenizer: v.tokenizer === undefined ? undefined : { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const)! },
+  };
+}
+
 export function readOptions(v: Record<string, string | boolean | undefined>): Omit<ReadOptions, 'labels'> {
   const format = choiceOption('format', v.format, ['auto', 'labeled', 'csv', 'tsv', 'jsonl'] as const) as DataFormat | 'auto';
   const encoding = choiceOption('encoding', v.encoding, ['utf8', 'latin1'] as const) as TextEncoding;

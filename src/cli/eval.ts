@@ -5,8 +5,8 @@ import { formatMetrics } from '../train/metrics.js';
 import { evaluate } from '../train/trainer.js';
 import { compileModel } from '../model/program.js';
 import { importOnnxFile } from '../onnx/import.js';
-import { choiceOption, helpText, parseOptions, type OptionSpec } from './args.js';
-import { printJson, READ_OPTIONS, readOptions, requireString } from './common.js';
+import { helpText, parseOptions, type OptionSpec } from './args.js';
+import { IMPORT_OPTIONS, importOptions, printJson, READ_OPTIONS, readOptions, requireString } from './common.js';
 import { applyThreads, threadOption } from './threads.js';
 
 
@@ -15,8 +15,7 @@ const SPEC: OptionSpec = {
   data: { type: 'string', help: 'labelled data to evaluate on (required)', value: 'FILE' },
   ...READ_OPTIONS,
   sha256: { type: 'string', help: 'refuse the model unless the file has this SHA-256', value: 'HEX' },
-  vocab: { type: 'string', help: 'vocabulary of an ONNX model exported elsewhere (JSON token -> id, or one token a line)', value: 'FILE' },
-  tokenizer: { type: 'string', help: 'for a model exported elsewhere: whitespace (lower-cased, default) or kim', value: 'MODE' },
+  ...IMPORT_OPTIONS,
   'max-length': { type: 'string', default: '256', help: 'longest text in tokens (longer ones are cut)', value: 'N' },
   threads: { type: 'string', help: 'native threads (default: all cores)', value: 'N' },
   json: { type: 'boolean', help: 'print one JSON object with the figures' },
@@ -32,8 +31,7 @@ export async function runEval(argv: string[]): Promise<number> {
   applyThreads(threadOption(v.threads));
   const saved = await importOnnxFile(requireString(v, 'model', 'eval'), {
     expectedSha256: v.sha256 as string | undefined,
-    vocab: v.vocab as string | undefined,
-    tokenizer: v.tokenizer === undefined ? undefined : { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const) },
+    ...importOptions(v),
   });
   const labels = LabelMap.fromNames(saved.labels);
   const { dataset, summary } = await encodeFile(requireString(v, 'data', 'eval'), {

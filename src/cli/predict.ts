@@ -1,15 +1,14 @@
 import { createInterface } from 'node:readline';
 
 import { Classifier } from '../classifier.js';
-import { choiceOption, helpText, intOption, parseOptions, type OptionSpec } from './args.js';
-import { printJson, requireString } from './common.js';
+import { helpText, intOption, parseOptions, type OptionSpec } from './args.js';
+import { IMPORT_OPTIONS, importOptions, printJson, requireString } from './common.js';
 import { applyThreads, threadOption } from './threads.js';
 
 const SPEC: OptionSpec = {
   model: { type: 'string', help: 'a model saved by finetune (required)', value: 'MODEL.onnx' },
   text: { type: 'string', help: 'the text to classify (default: one text per line of standard input)', value: 'TEXT' },
-  vocab: { type: 'string', help: 'vocabulary of an ONNX model exported elsewhere (JSON token -> id, or one token a line)', value: 'FILE' },
-  tokenizer: { type: 'string', help: 'for a model exported elsewhere: whitespace (lower-cased, default) or kim', value: 'MODE' },
+  ...IMPORT_OPTIONS,
   sha256: { type: 'string', help: 'refuse the model unless the file has this SHA-256', value: 'HEX' },
   'batch-size': { type: 'string', default: '64', help: 'texts per native call', value: 'N' },
   threads: { type: 'string', help: 'native threads (default: all cores)', value: 'N' },
@@ -28,8 +27,7 @@ export async function runPredict(argv: string[]): Promise<number> {
   const clf = await Classifier.load(requireString(v, 'model', 'predict'), {
     maxBatch: batch,
     expectedSha256: v.sha256 as string | undefined,
-    vocab: v.vocab as string | undefined,
-    tokenizer: v.tokenizer === undefined ? undefined : { mode: choiceOption('tokenizer', v.tokenizer, ['whitespace', 'kim'] as const) },
+    ...importOptions(v),
   });
   try {
     const emit = async (texts: string[]) => {
