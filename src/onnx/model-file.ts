@@ -9,7 +9,7 @@
  * const m = await loadModel('sentiment.onnx'); // { graph, params, vocab, tokenizer, labels }
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
 import { Vocabulary } from '../data/vocab.js';
@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { GraphError, graphClasses, graphParams, inferShapes, type ModelGraph } from '../model/graph.js';
 import { OnnxFormatError } from './errors.js';
 import { convWeightFromOnnx, exportOnnxModel } from './export.js';
-import { decodeModel, encodeModel, tensorToFloat32, type ModelProto } from './proto.js';
+import { decodeModel, encodeModelChunks, tensorToFloat32, type ModelProto } from './proto.js';
 
 export const MODEL_FORMAT = 'finetune-model/1';
 
@@ -74,8 +74,12 @@ export async function saveModel(path: string, m: SavedModel): Promise<void> {
     for (let i = 0; i < v.length; i++) {
       if (!Number.isFinite(v[i])) throw new ModelFileError(`cannot save: parameter ${name} holds a non-finite value at ${i}; the previous file is left as it was`, path);
     }
+    await yieldToEventLoop();
   }
-  await writeFileAtomic(path, encodeModel(toOnnx(m)));
+  // Tensor data goes to the file as references to the copies toOnnx made.
+  const chunks = encodeModelChunks(toOnnx(m));
+  await yieldToEventLoop();
+  await writeFileAtomic(path, chunks);
 }
 
 function parseJson(model: ModelProto, key: string, file: string): unknown {
@@ -97,7 +101,7 @@ export function isFinetuneModel(model: ModelProto): boolean {
 export async function loadModel(file: string, options: { expectedSha256?: string } = {}): Promise<SavedModel> {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = await readFile(file);
   } catch (err) {
     throw new ModelFileError(`cannot read ${file}: ${(err as Error).message}`, file);
   }
@@ -107,8 +111,15 @@ export async function loadModel(file: string, options: { expectedSha256?: string
     const got = createHash('sha256').update(bytes).digest('hex');
     if (got !== want) throw new ModelFileError(`${file}: SHA-256 is ${got}, not the expected ${want}; refusing to load it`, file);
   }
+  await yieldToEventLoop();
   const model = decodeModel(bytes, { file });
+  await yieldToEventLoop();
   return fromOnnx(model, file);
+}
+
+/** Lets other callbacks run between the large synchronous parts of a load or save. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export function fromOnnx(model: ModelProto, file: string): SavedModel {

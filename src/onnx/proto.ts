@@ -1168,10 +1168,8 @@ function encodeGraph(w: ProtoWriter, g: GraphProto): void {
 }
 
 /** Encodes a model as an ONNX file. */
-export function encodeModel(model: ModelProto): Uint8Array {
-  let hint = 4096;
-  for (const t of model.graph?.initializer ?? []) hint += (t.rawData?.length ?? 0) + 64;
-  const w = new ProtoWriter(hint);
+function encodeModelWriter(model: ModelProto): ProtoWriter {
+  const w = new ProtoWriter(4096);
   if (model.irVersion !== 0) w.int64Field(1, model.irVersion);
   if (model.producerName !== '') w.stringField(2, model.producerName);
   if (model.producerVersion !== '') w.stringField(3, model.producerVersion);
@@ -1187,5 +1185,14 @@ export function encodeModel(model: ModelProto): Uint8Array {
     });
   }
   for (const e of model.metadataProps) w.messageField(14, (m) => encodeStringEntry(m, e));
-  return w.finish();
+  return w;
+}
+
+export function encodeModel(model: ModelProto): Uint8Array {
+  return encodeModelWriter(model).finish();
+}
+
+/** The encoded model as runs to write in order; tensor data is referenced, not copied. */
+export function encodeModelChunks(model: ModelProto): Uint8Array[] {
+  return encodeModelWriter(model).finishChunks();
 }

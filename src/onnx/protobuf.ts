@@ -644,10 +644,17 @@ function checkNonNegative(n: number, what: string): void {
 }
 
 /** A growable buffer writing protobuf wire format. */
+/** Byte runs at least this long are kept by reference (finishChunks), not copied. */
+const LARGE_RUN = 1 << 16;
+
 export class ProtoWriter {
   private buf: Uint8Array;
   private view: DataView;
   private pos = 0;
+  // Finished output before buf: small runs flushed from earlier buffers and
+  // large runs (tensor data) referenced as they were given.
+  private chunks: Uint8Array[] = [];
+  private flushed = 0;
 
   constructor(initialSize = 4096) {
     this.buf = new Uint8Array(Math.max(16, initialSize));
@@ -655,7 +662,16 @@ export class ProtoWriter {
   }
 
   get length(): number {
-    return this.pos;
+    return this.flushed + this.pos;
+  }
+
+  private flush(): void {
+    if (this.pos === 0) return;
+    this.chunks.push(this.buf.subarray(0, this.pos));
+    this.flushed += this.pos;
+    this.buf = new Uint8Array(4096);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
   }
 
   private ensure(n: number): void {
@@ -737,6 +753,13 @@ export class ProtoWriter {
 
   /** Appends raw bytes (no tag, no length). */
   raw(bytes: Uint8Array): this {
+    if (bytes.length >= LARGE_RUN) {
+      // Tensor data: referenced, not copied (finishChunks hands it to the file writer as is).
+      this.flush();
+      this.chunks.push(bytes);
+      this.flushed += bytes.length;
+      return this;
+    }
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
@@ -771,24 +794,22 @@ export class ProtoWriter {
 
   /** A nested message: `write` fills it in; the length prefix is fixed up afterwards. */
   messageField(field: number, write: (w: this) => void): this {
-    this.tag(field, WIRE_LEN);
-    this.ensure(1);
-    const start = this.pos;
-    this.pos += 1; // one byte reserved for the length; moved if it needs more
-    write(this);
-    const len = this.pos - start - 1;
-    const size = varintSize(len >>> 0, Math.floor(len / TWO_32));
-    if (size > 1) {
-      this.ensure(size - 1);
-      this.buf.copyWithin(start + size, start + 1, this.pos);
-      this.pos += size - 1;
+    // The body goes to a child writer first: its length prefixes it, and large
+    // runs inside it stay references instead of being shifted into place.
+    const child = new (this.constructor as new (size: number) => this)(256);
+    write(child);
+    this.tag(field, WIRE_LEN).varint(child.length);
+    if (child.chunks.length === 0) return this.raw(child.buf.subarray(0, child.pos));
+    this.flush();
+    for (const c of child.chunks) this.chunks.push(c);
+    this.flushed += child.flushed;
+    if (child.pos > 0) {
+      this.chunks.push(child.buf.subarray(0, child.pos));
+      this.flushed += child.pos;
     }
-    const end = this.pos;
-    this.pos = start;
-    this.varint(len);
-    this.pos = end;
     return this;
   }
+
 
   /** Packed repeated int64 (numbers must be safe integers). Writes nothing when empty. */
   packedInt64(field: number, values: ArrayLike<number> | BigInt64Array | BigUint64Array): this {
@@ -828,8 +849,21 @@ export class ProtoWriter {
   }
 
   /** The bytes written so far (a view of the internal buffer, exact length). */
+  /** The output as one array (copied together when large runs were referenced). */
   finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    if (this.chunks.length === 0) return this.buf.subarray(0, this.pos);
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of this.finishChunks()) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  /** The output as runs to write in order, large tensor data not copied. */
+  finishChunks(): Uint8Array[] {
+    return this.pos > 0 ? [...this.chunks, this.buf.subarray(0, this.pos)] : [...this.chunks];
   }
 }
 

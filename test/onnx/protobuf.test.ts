@@ -221,11 +221,11 @@ describe('nested messages', () => {
   function nested(depth: number): Uint8Array {
     // field 6 (like AttributeProto.g) nested `depth` times around an empty message.
     const w = new ProtoWriter();
-    const wrap = (d: number): void => {
+    const wrap = (into: ProtoWriter, d: number): void => {
       if (d === 0) return;
-      w.messageField(6, () => wrap(d - 1));
+      into.messageField(6, (inner) => wrap(inner, d - 1));
     };
-    wrap(depth);
+    wrap(w, depth);
     return w.finish();
   }
   function decodeNested(r: ProtoReader): number {
@@ -385,5 +385,29 @@ describe('memory limits', () => {
       while (r.next()) r.int64Chunk('int64_data', false);
     });
     expect(e.message).toMatch(/int64_data: decoded arrays would need more than 4000 bytes/);
+  });
+});
+
+describe('large runs are referenced, not copied', () => {
+  it('finishChunks hands tensor-sized runs over as they were given; finish() joins the same bytes', () => {
+    const big = new Uint8Array(1 << 17).map((_, i) => i & 0xff);
+    const w = new ProtoWriter();
+    w.messageField(7, (g) => g.messageField(5, (t) => t.stringField(8, 'weight').bytesField(9, big)));
+    w.stringField(2, 'after');
+    const chunks = w.finishChunks();
+    expect(chunks.some((c) => c === big)).toBe(true);
+    const joined = w.finish();
+    expect(joined.length).toBe(chunks.reduce((n, c) => n + c.length, 0));
+    const r = ProtoReader.create(joined);
+    expect(r.next()).toBe(true);
+    const payload = r.message('graph', (g) => {
+      g.next();
+      return g.message('t', (t) => {
+        let b = new Uint8Array(0);
+        while (t.next()) if (t.field === 9) b = t.bytes(); else t.skip();
+        return b;
+      });
+    });
+    expect(Buffer.from(payload).equals(Buffer.from(big))).toBe(true);
   });
 });
