@@ -403,7 +403,7 @@ describe('large runs are referenced, not copied', () => {
     const payload = r.message('graph', (g) => {
       g.next();
       return g.message('t', (t) => {
-        let b = new Uint8Array(0);
+        let b: Uint8Array = new Uint8Array(0);
         while (t.next()) if (t.field === 9) b = t.bytes(); else t.skip();
         return b;
       });
