@@ -404,7 +404,7 @@ describe('large runs are referenced, not copied', () => {
       g.next();
       return g.message('t', (t) => {
         let b: Uint8Array = new Uint8Array(0);
-        while (t.next()) if (t.field === 9) b = t.bytes(); else t.skip();
+        while (t.next()) if (t.field === 9) b = t.bytes('raw_data'); else t.skip();
         return b;
       });
     });
