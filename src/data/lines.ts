@@ -7,6 +7,13 @@ export type TextEncoding = 'utf8' | 'latin1';
 /** Called once per physical line, in order. `truncated` when the line was longer than the limit. */
 export type LineHandler = (text: string, line: number, truncated: boolean) => void;
 
+/**
+ * Like {@link LineHandler}, but gets the line's bytes `buf[start, end)`, already validated (and
+ * cut back to whole characters), to decode itself with `encoding`. Returns false to have the
+ * splitter decode the whole line and call the {@link LineHandler} instead.
+ */
+export type RawLineHandler = (buf: Buffer, start: number, end: number, encoding: TextEncoding, line: number, truncated: boolean) => boolean;
+
 /** Counts kept by a {@link LineSplitter}. */
 export interface LineStats {
   lines: number;
@@ -35,6 +42,12 @@ export class LineSplitter {
   private readonly encoding: TextEncoding;
   private readonly maxLineBytes: number;
   private readonly onLine: LineHandler;
+  /**
+   * Optional byte-level hook, tried before decoding: a parser that can split a line at ASCII
+   * bytes (e.g. LABEL<space>TEXT) decodes each part on its own, so the text is a flat string
+   * rather than a slice of the line, which is faster to scan and does not pin the line.
+   */
+  onRawLine: RawLineHandler | null = null;
   // Bytes of a line that started in an earlier chunk.
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -203,6 +216,7 @@ export class LineSplitter {
     if (truncated) this.stats.truncatedLines++;
     let text: string;
     if (this.encoding === 'latin1') {
+      if (this.onRawLine !== null && this.onRawLine(buf, start, end, 'latin1', line, truncated)) return;
       text = buf.toString('latin1', start, end);
     } else {
       if (truncated) end = start + completeUtf8Length(buf, start, end);
@@ -214,6 +228,7 @@ export class LineSplitter {
           { file: this.file, line, byteOffset: absStart + (bad - start) },
         );
       }
+      if (this.onRawLine !== null && this.onRawLine(buf, start, end, 'utf8', line, truncated)) return;
       text = buf.toString('utf8', start, end);
     }
     this.onLine(text, line, truncated);

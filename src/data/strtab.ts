@@ -17,6 +17,18 @@ export class StringTable {
   private poolUsed = 0;
   private offsets = new Int32Array(64);
 
+  /** `expected`: entries to make room for up front (a table built from a known list skips the regrowing). */
+  constructor(expected = 0) {
+    if (expected > 64) {
+      let cap = 128;
+      while (cap < expected * 2) cap *= 2;
+      this.slots = new Int32Array(cap * 4);
+      this.mask = cap - 1;
+      this.hashes = new Int32Array(expected);
+      this.offsets = new Int32Array(expected);
+    }
+  }
+
   /** Number of entries. */
   get size(): number {
     return this.keys.length;

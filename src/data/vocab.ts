@@ -166,11 +166,12 @@ export class Vocabulary {
   readonly padId: number;
   readonly unkId: number;
   // Entry index == id: tokens are inserted in id order.
-  private readonly table = new StringTable();
+  private readonly table: StringTable;
   private readonly tokens: string[] = [];
   private readonly spans = new Spans();
 
   private constructor(tokens: readonly string[], specials: SpecialTokens) {
+    this.table = new StringTable(tokens.length);
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
       if (typeof t !== 'string') throw new VocabError(`token at id ${i} is not a string`);
