@@ -78,7 +78,7 @@ function summarise(dataset: string, paper: number, runs: RunResult[]): AccuracyF
 export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise<AccuracyFigure[]> {
   const dataDir = resolve(opts.dataDir ?? join(repoRoot(), '..', 'shared', 'data'));
   if (!existsSync(dataDir)) throw new Error(`bench accuracy: no data folder at ${dataDir}; pass --data DIR (with mr/, sst2/, trec/)`);
-  if (opts.threads !== undefined) (loadNative() as unknown as { setThreads?: (n: number) => void }).setThreads?.(opts.threads);
+  if (opts.threads !== undefined) loadNative().setThreads(opts.threads);
   const epochs = opts.epochs ?? (opts.quick ? 3 : 20);
   const folds = opts.folds ?? (opts.quick ? 2 : 10);
   const only = new Set(opts.only ?? ['mr', 'sst2', 'trec']);

@@ -88,7 +88,7 @@ async function child(kind: string, model: string, threads: number): Promise<void
   let url: string;
   let close: () => Promise<void>;
   if (kind === 'finetune') {
-    (loadNative() as unknown as { setThreads?: (n: number) => void }).setThreads?.(threads);
+    loadNative().setThreads(threads);
     const clf = await Classifier.load(model, { maxBatch: 64, maxWaitMs: 1 });
     clf.onBatch((b) => {
       batches++;
@@ -206,7 +206,7 @@ export async function runServeBench(o: ServeBenchOptions = {}): Promise<LoadResu
     if (!model) {
       model = join(tmp, 'sst2.onnx');
       log(`training a Kim CNN-rand on ${data} (2 epochs) ...`);
-      (loadNative() as unknown as { setThreads?: (n: number) => void }).setThreads?.(threads);
+      loadNative().setThreads(threads);
       const run = await trainFromFiles({ train: join(data, 'train.txt'), dev: join(data, 'dev.txt'), epochs: 2, bucket: true, seed: 1 });
       await saveModel(model, run.model);
       log(`  dev accuracy ${(run.dev!.accuracy * 100).toFixed(1)}%`);

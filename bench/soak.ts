@@ -61,7 +61,7 @@ function growth(s: Series['samples']): number {
 export async function runSoakBench(o: SoakBenchOptions = {}): Promise<Series[]> {
   const total = o.predictions ?? Number(process.env.FINETUNE_SOAK_PREDICTIONS ?? 100_000);
   const cycles = o.cycles ?? Number(process.env.FINETUNE_SOAK_CYCLES ?? 10_000);
-  if (o.threads) (loadNative() as unknown as { setThreads?: (n: number) => void }).setThreads?.(o.threads);
+  if (o.threads) loadNative().setThreads(o.threads);
   const log = (s: string) => {
     if (!o.json) process.stdout.write(s + '\n');
   };

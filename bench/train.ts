@@ -45,7 +45,7 @@ function repoRoot(): string {
 
 /** Child: train one epoch over the batch file with our model. */
 async function childOurs(file: string, threads: number, vocab: number, classes: number): Promise<void> {
-  (loadNative() as unknown as { setThreads?: (n: number) => void }).setThreads?.(threads);
+  loadNative().setThreads(threads);
   const raw = new Int32Array(new Uint8Array(readFileSync(file)).buffer);
   const batches: { ids: Int32Array; labels: Int32Array; lengths: Int32Array; batch: number; length: number }[] = [];
   for (let at = 0; at < raw.length; ) {
@@ -83,7 +83,7 @@ export async function runTrainBench(opts: TrainBenchOptions = {}): Promise<void>
   const dataDir = resolve(opts.dataDir ?? join(repoRoot(), '..', 'shared', 'data'));
   const mrFile = join(dataDir, 'mr', 'rt-polarity.all');
   if (!existsSync(mrFile)) throw new Error(`bench train: ${mrFile} not found; pass --data DIR`);
-  const threads = opts.threads ?? (loadNative() as unknown as { getThreads?: () => number }).getThreads?.() ?? 1;
+  const threads = opts.threads ?? loadNative().getThreads();
   const mr = await loadTrainingData(mrFile, { read: { encoding: 'latin1' } });
   const loader = new DataLoader(mr.dataset, { batchSize: 50, seed: 1, minLength: 5, maxLength: 128, padId: mr.vocab.padId });
   const parts: number[] = [];
