@@ -311,6 +311,12 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     }
     Napi::Float64Array steps = stepsValue.As<Napi::Float64Array>();
     if (steps.ElementLength() != p.paramSteps().size()) a.rangeError("paramSteps has the wrong length");
+    for (size_t i = 0; i < steps.ElementLength(); ++i) {
+      const double d = steps[i];
+      if (!(d >= 0.0 && d <= 9007199254740991.0) || std::trunc(d) != d) {
+        a.rangeError("paramSteps[" + std::to_string(i) + "] must be a non-negative integer");
+      }
+    }
     const int64_t total_steps = a.integer("steps", 0, int64_t{1} << 52);
     const int64_t seed = a.integer("seed", 0, int64_t{1} << 53);
     const int64_t counter = a.integer("counter", 0, int64_t{1} << 53);

@@ -192,6 +192,10 @@ describe('the event loop and the object lifecycle', () => {
     expect(() => model.trainStep({ ...ok, batch: 3 }, { lr: 1 })).toThrow(RangeError);
     expect(() => model.trainStep({ ...ok, length: 2, ids: new Int32Array(4) }, { lr: 1 })).toThrow(/padded length 2 outside \[3, 5\]/);
     expect(() => model.trainStep(ok, { lr: NaN })).toThrow(/lr/);
+    const state = model.getState();
+    const badSteps = state.paramSteps.slice();
+    badSteps[1] = -1;
+    expect(() => model.setState({ ...state, paramSteps: badSteps })).toThrow(/paramSteps\[1\] must be a non-negative integer/);
     model.dispose();
   });
 });
