@@ -20,14 +20,19 @@ import { extendEmbedding, replaceHead, setActivation, setDropout } from '../mode
 import type { JsonValue } from '../io/tensorfile.js';
 import { textCNN, type ModelGraph, type TextCNNOptions } from '../model/graph.js';
 import type { EmbeddingInit } from '../model/init.js';
-import { compileModel, type CompiledModel, type OptimizerName } from '../model/program.js';
+import { compileModel, type CompiledModel } from '../model/program.js';
 import type { SavedModel } from '../onnx/model-file.js';
 import { CheckpointStateError, fingerprint, loadCheckpoint, saveCheckpoint, toJson, type DataFingerprint } from './checkpoint.js';
 import type { Metrics } from './metrics.js';
-import type { ScheduleSpec } from './schedule.js';
-import { evaluate, fit, type EpochRecord, type FitResult, type StepInfo, type TrainerSnapshot } from './trainer.js';
+import { evaluate, fit, type EpochRecord, type FitOptions, type FitResult, type StepInfo, type TrainerSnapshot } from './trainer.js';
 
-export interface TrainRunOptions {
+/** The fit() settings a run passes through unchanged. */
+type RunFitOptions = Pick<
+  FitOptions,
+  'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'weightDecay' | 'momentum' | 'maxGradNorm' | 'sparseEmbedding' | 'schedule' | 'warmupSteps' | 'seed' | 'maxSteps'
+>;
+
+export interface TrainRunOptions extends RunFitOptions {
   train: string;
   dev?: string;
   test?: string;
@@ -54,18 +59,6 @@ export interface TrainRunOptions {
   embeddingInit?: EmbeddingInit;
   /** Longest text in tokens; longer ones are cut (default 256). */
   maxLength?: number;
-  epochs?: number;
-  batchSize?: number;
-  optimizer?: OptimizerName;
-  lr?: number;
-  weightDecay?: number;
-  momentum?: number;
-  maxGradNorm?: number;
-  /** Lazy embedding updates (SparseAdam semantics); see StepOptions.sparseEmbedding. */
-  sparseEmbedding?: boolean;
-  schedule?: ScheduleSpec;
-  warmupSteps?: number;
-  seed?: number;
   freeze?: string[];
   bucket?: boolean;
   earlyStopping?: { patience: number; metric?: 'accuracy' | 'macroF1' | 'loss' };
@@ -77,8 +70,6 @@ export interface TrainRunOptions {
   resume?: string;
   /** Resume even though the training file differs from the checkpoint's. */
   allowDataChange?: boolean;
-  /** Stop after this many optimizer steps in total (the run can be resumed). */
-  maxSteps?: number;
   onStep?: (info: StepInfo, epochs: number) => void;
   onEpoch?: (record: EpochRecord, epochs: number) => void;
   onMessage?: (text: string) => void;
