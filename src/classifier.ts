@@ -10,12 +10,20 @@
  * alone, whatever else shares its batch: pooling uses each row's own length.
  * A batch that fails rejects only the calls that had texts in it.
  *
+ * Tokenising runs on the event loop, so it is kept short per tick: a long
+ * text is normalised and looked up only as far as its first `maxLength`
+ * tokens reach, and the texts of all calls made in one tick are encoded for
+ * at most about {@link ENCODE_SLICE_MS} ms; the rest wait for the next turn
+ * of the loop (other I/O runs in between). Small calls are encoded and queued
+ * at once, in the tick they were made.
+ *
  * @example
  * const clf = await Classifier.load('sentiment.onnx', { maxBatch: 64, maxWaitMs: 1 });
  * const [r] = await clf.predict(['a gorgeous , witty , seductive movie .'], { topK: 1 });
  * r.label; r.probabilities; // { neg: 0.03, pos: 0.97 }
  * clf.dispose();
  */
+import { isSpace } from './data/strtab.js';
 import { Tokenizer, type TokenizerConfig } from './data/tokenizer.js';
 import type { Vocabulary } from './data/vocab.js';
 import { FinetuneError } from './errors.js';
@@ -87,6 +95,72 @@ interface Row {
   ids: Int32Array;
 }
 
+/** Texts of a call not yet tokenised. */
+interface Pending {
+  call: Call;
+  texts: readonly string[];
+  /** Index of the next text to tokenise. */
+  next: number;
+  /** Whether `texts` is our copy (made when the call has to wait for a later tick). */
+  copied: boolean;
+}
+
+/**
+ * Longest stretch, in milliseconds, that the texts of the calls made in one
+ * event-loop tick are tokenised for before the rest waits for the next turn
+ * of the loop (at least one text per turn).
+ */
+export const ENCODE_SLICE_MS = 1;
+
+/** Copies the texts a call still waits with, so that its caller may reuse the array once `logits()` returns. */
+function keepTexts(job: Pending): void {
+  if (job.copied) return;
+  job.texts = job.texts.slice();
+  job.copied = true;
+}
+
+/** Index of the first whitespace character at or after `from`, or -1. */
+function spaceAtOrAfter(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) if (isSpace(text.charCodeAt(i))) return i;
+  return -1;
+}
+
+/** Index of the last whitespace character before `to`, or -1. */
+function spaceBefore(text: string, to: number): number {
+  for (let i = to - 1; i >= 0; i--) if (isSpace(text.charCodeAt(i))) return i;
+  return -1;
+}
+
+/**
+ * The ids of a text's first `limit` tokens: equal to
+ * `vocab.encode(tokenizer.tokenize(text)).subarray(0, limit)`, but a long text
+ * is normalised and looked up only as far as needed. The tokens before a
+ * whitespace character never depend on what follows it (both tokenizer modes
+ * turn it into a separator, no Kim rule spans a separator, and lower-casing
+ * looks across none: whitespace is neither cased nor case-ignorable), so a
+ * prefix cut just before one gives the same first tokens. Prefixes grow
+ * fourfold until one holds `limit` tokens; a text whose tail has no
+ * whitespace is encoded whole.
+ */
+export function encodeFirstTokens(tokenizer: Tokenizer, vocab: Vocabulary, text: string, limit: number): Int32Array {
+  const max = tokenizer.maxTokens > 0 ? Math.min(tokenizer.maxTokens, limit) : limit;
+  const first = max * 8 + 64;
+  if (text.length <= first) return vocab.encodeText(tokenizer.normalize(text), max).ids;
+  let tried = 0;
+  for (let size = first; size < text.length; size *= 4) {
+    let cut = spaceAtOrAfter(text, size);
+    if (cut < 0) cut = spaceBefore(text, size);
+    if (cut <= tried) break;
+    tried = cut;
+    const r = vocab.encodeText(tokenizer.normalize(text.slice(0, cut)), max);
+    if (r.length === max) return r.ids;
+  }
+  // A long text without a usable cut: token by token (encodeText would size its
+  // reusable span buffers, kept by the vocabulary, to the whole text).
+  const ids = vocab.encode(tokenizer.tokenize(text));
+  return ids.length > max ? ids.slice(0, max) : ids;
+}
+
 function disposedError(): FinetuneError {
   return new FinetuneError('ERR_FINETUNE_DISPOSED', 'this classifier was disposed; load the model again to predict');
 }
@@ -115,6 +189,13 @@ export class Classifier {
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private queue: Row[] = [];
   private head = 0;
+  /** Calls whose texts are not all tokenised yet, oldest first, from `pendingHead` on. */
+  private pending: Pending[] = [];
+  private pendingHead = 0;
+  private pendingTexts = 0;
+  /** End of this tick's tokenising budget (performance.now()); -1 when no budget is open. */
+  private sliceEnds = -1;
+  private nextSlice: NodeJS.Immediate | null = null;
   private listeners = new Set<(info: BatchInfo) => void>();
 
   /** Compiles an in-memory model (e.g. `(await trainFromFiles(...)).model`); see `Classifier.load` for files. */
@@ -146,8 +227,13 @@ export class Classifier {
     return this.disposed;
   }
 
-  /** Texts waiting for a batch. */
+  /** Texts waiting for a batch (tokenised or still waiting to be). */
   get queued(): number {
+    return this.queue.length - this.head + this.pendingTexts;
+  }
+
+  /** Tokenised texts waiting for a batch. */
+  private get ready(): number {
     return this.queue.length - this.head;
   }
 
@@ -171,20 +257,77 @@ export class Classifier {
   logits(texts: readonly string[]): Promise<Float32Array> {
     if (this.disposed) return Promise.reject(disposedError());
     if (!Array.isArray(texts)) return Promise.reject(new TypeError(`Expected an array of strings for texts but received ${texts === null ? 'null' : typeof texts}`));
-    const rows: Int32Array[] = [];
     for (let i = 0; i < texts.length; i++) {
       const t: unknown = texts[i];
       if (typeof t !== 'string') return Promise.reject(new TypeError(`Expected a string for texts[${i}] but received ${t === null ? 'null' : typeof t}`));
-      const ids = this.encode(t);
-      rows.push(ids.length > this.maxLength ? ids.subarray(0, this.maxLength) : ids);
     }
+    if (texts.length === 0) return Promise.resolve(new Float32Array(0));
     const C = this.labels.length;
-    if (rows.length === 0) return Promise.resolve(new Float32Array(0));
     return new Promise<Float32Array>((resolve, reject) => {
-      const call: Call = { logits: new Float32Array(rows.length * C), remaining: rows.length, settled: false, resolve, reject };
-      rows.forEach((ids, index) => this.queue.push({ call, index, ids }));
-      this.schedule();
+      const call: Call = { logits: new Float32Array(texts.length * C), remaining: texts.length, settled: false, resolve, reject };
+      this.pending.push({ call, texts, next: 0, copied: false });
+      this.pendingTexts += texts.length;
+      this.encodePending();
     });
+  }
+
+  /**
+   * Tokenises waiting texts, oldest call first, into the batch queue until
+   * this tick's budget is spent; what is left waits for the next turn of the
+   * event loop (setImmediate, after the I/O callbacks of this one).
+   */
+  private encodePending(): void {
+    if (this.sliceEnds < 0) {
+      this.sliceEnds = performance.now() + ENCODE_SLICE_MS;
+      // The budget lasts until the loop comes round to its check phase.
+      this.nextSlice = setImmediate(() => {
+        this.nextSlice = null;
+        this.sliceEnds = -1;
+        if (this.pendingHead < this.pending.length && !this.disposed) this.encodePending();
+      });
+    } else if (performance.now() >= this.sliceEnds) {
+      keepTexts(this.pending[this.pending.length - 1]);
+      return; // this tick's budget is spent: the immediate above carries on
+    }
+    let encoded = 0;
+    while (this.pendingHead < this.pending.length) {
+      const job = this.pending[this.pendingHead];
+      if (job.call.settled) {
+        // Rejected meanwhile (a failed batch): its other texts are not needed.
+        this.pendingTexts -= job.texts.length - job.next;
+        this.pending[this.pendingHead++] = undefined as never;
+        continue;
+      }
+      if (encoded > 0 && performance.now() >= this.sliceEnds) break;
+      const index = job.next++;
+      this.pendingTexts--;
+      encoded++;
+      if (job.next === job.texts.length) this.pending[this.pendingHead++] = undefined as never;
+      let ids: Int32Array;
+      try {
+        ids = encodeFirstTokens(this.tokenizer, this.vocab, job.texts[index], this.maxLength);
+      } catch (err) {
+        job.call.settled = true;
+        job.call.reject(err);
+        continue;
+      }
+      this.queue.push({ call: job.call, index, ids });
+      // A full batch goes at once, so the native side works while the rest is tokenised.
+      if (this.ready >= this.maxBatch) this.schedule();
+    }
+    if (this.pendingHead === this.pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    } else {
+      if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+        this.pending = this.pending.slice(this.pendingHead);
+        this.pendingHead = 0;
+      }
+      // Only the call being tokenised and the one just made can still hold the caller's array.
+      keepTexts(this.pending[this.pendingHead]);
+      keepTexts(this.pending[this.pending.length - 1]);
+    }
+    this.schedule();
   }
 
   /** Label, probabilities and logits per text, in input order. */
@@ -228,12 +371,12 @@ export class Classifier {
 
   private schedule(): void {
     if (this.running || this.disposed) return;
-    if (this.queued >= this.maxBatch) {
+    if (this.ready >= this.maxBatch) {
       this.clearTimer();
       void this.dispatch();
       return;
     }
-    if (this.queued === 0 || this.timer) return;
+    if (this.ready === 0 || this.timer) return;
     const fire = () => {
       this.timer = null;
       void this.dispatch();
@@ -342,6 +485,18 @@ export class Classifier {
     }
     this.queue = [];
     this.head = 0;
+    for (let i = this.pendingHead; i < this.pending.length; i++) {
+      const call = this.pending[i].call;
+      if (call.settled) continue;
+      call.settled = true;
+      call.reject(err);
+    }
+    this.pending = [];
+    this.pendingHead = 0;
+    this.pendingTexts = 0;
+    if (this.nextSlice) clearImmediate(this.nextSlice);
+    this.nextSlice = null;
+    this.sliceEnds = -1;
     this.free();
   }
 }

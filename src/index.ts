@@ -9,6 +9,7 @@ export * from './data/index.js';
 export { Classifier } from './classifier.js';
 export type { Prediction, ClassifierOptions, PredictOptions, BatchInfo } from './classifier.js';
 export { createServer } from './serve/server.js';
+export { prioritizeEventLoop } from './serve/priority.js';
 export type { FinetuneServer, ServeOptions } from './serve/server.js';
 export { replaceHead, setActivation, setDropout, extendEmbedding } from './model/surgery.js';
 export type { ModelParts, HeadOptions } from './model/surgery.js';

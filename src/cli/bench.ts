@@ -7,7 +7,7 @@ import { helpText, parseOptions, UsageError, type OptionSpec } from './args.js';
 
 const SPEC: OptionSpec = {
   json: { type: 'boolean', help: 'print the figures as JSON' },
-  threads: { type: 'string', help: 'native threads (default: all cores)', value: 'N' },
+  threads: { type: 'string', help: 'native threads (default: all cores; serve: as finetune serve, one fewer)', value: 'N' },
   data: { type: 'string', help: 'folder with the mr/, sst2/, trec/ data sets (default ../shared/data)', value: 'DIR' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };

@@ -1,8 +1,9 @@
 import { Classifier } from '../classifier.js';
+import { DEFAULT_BACKGROUND_NICE, prioritizeEventLoop } from '../serve/priority.js';
 import { createServer } from '../serve/server.js';
 import { helpText, intOption, numberOption, parseOptions, type OptionSpec } from './args.js';
 import { requireString } from './common.js';
-import { applyThreads, threadOption } from './threads.js';
+import { applyThreads, defaultServeThreads, threadOption } from './threads.js';
 
 const SPEC: OptionSpec = {
   model: { type: 'string', help: 'a model saved by finetune (required)', value: 'MODEL.onnx' },
@@ -14,7 +15,13 @@ const SPEC: OptionSpec = {
   'max-texts': { type: 'string', default: '1024', help: 'most texts per request (more: 400)', value: 'N' },
   'max-length': { type: 'string', default: '256', help: 'tokens kept per text (longer ones are cut)', value: 'N' },
   sha256: { type: 'string', help: 'refuse the model unless the file has this SHA-256', value: 'HEX' },
-  threads: { type: 'string', help: 'native threads (default: all cores)', value: 'N' },
+  threads: { type: 'string', help: 'native threads (default: one fewer than the cores, at least 1, leaving a core for the event loop)', value: 'N' },
+  'background-nice': {
+    type: 'string',
+    default: String(DEFAULT_BACKGROUND_NICE),
+    help: 'nice value for every thread but the event loop (predictions, V8 helpers) so the loop gets a core first on a busy machine (Linux; 0: leave them)',
+    value: 'N',
+  },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
@@ -43,8 +50,11 @@ export async function runServe(argv: string[], run: ServeRunOptions = {}): Promi
   const maxBodyBytes = intOption('max-body-bytes', v['max-body-bytes'], 1)!;
   const maxTexts = intOption('max-texts', v['max-texts'], 1)!;
   const maxLength = intOption('max-length', v['max-length'], 1, 1 << 20)!;
-  applyThreads(threadOption(v.threads));
+  const backgroundNice = intOption('background-nice', v['background-nice'], 0, 19)!;
+  applyThreads(threadOption(v.threads) ?? defaultServeThreads());
   const clf = await Classifier.load(model, { maxBatch, maxWaitMs, maxLength, expectedSha256: v.sha256 as string | undefined });
+  // After the native threads exist: threads started later would keep the loop's priority.
+  if (backgroundNice > 0) await prioritizeEventLoop(backgroundNice);
   const server = createServer(clf, { maxBodyBytes, maxTexts });
   try {
     const url = await server.listen(port, v.host as string);

@@ -21,8 +21,17 @@ function num(v: number): string {
   return Number.isNaN(v) ? 'NaN' : String(v);
 }
 
+/** The identity of a label set, whatever the order of its names (cheap for none or one label: this runs per request). */
 function key(labels: Labels): string {
-  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+  let names: string[] | null = null;
+  for (const name in labels) {
+    if (names) names.push(name);
+    else names = [name];
+  }
+  if (!names) return '';
+  // Label names are identifiers, so a single-label key never starts with '[' as the general one does.
+  if (names.length === 1) return `${names[0]}\u0000${labels[names[0]]}`;
+  return JSON.stringify(names.sort().map((n) => [n, labels[n]]));
 }
 
 interface Metric {
@@ -33,10 +42,26 @@ export class Counter implements Metric {
   private values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
+    this.entry(labels).value += by;
+  }
+  /** The series of a label set, to keep and `inc` without looking it up again (it shows once incremented). */
+  child(labels: Labels = {}): { inc(by?: number): void } {
     const k = key(labels);
-    const e = this.values.get(k);
-    if (e) e.value += by;
-    else this.values.set(k, { labels, value: by });
+    let e = this.values.get(k);
+    return {
+      inc: (by = 1) => {
+        e ??= this.entry(labels, k);
+        e.value += by;
+      },
+    };
+  }
+  private entry(labels: Labels, k = key(labels)): { labels: Labels; value: number } {
+    let e = this.values.get(k);
+    if (!e) {
+      e = { labels: { ...labels }, value: 0 };
+      this.values.set(k, e);
+    }
+    return e;
   }
   get(labels: Labels = {}): number {
     return this.values.get(key(labels))?.value ?? 0;
@@ -55,8 +80,9 @@ export class Gauge implements Metric {
     this.values.set(key(labels), { labels, value });
   }
   inc(by = 1, labels: Labels = {}): void {
-    const v = this.get(labels);
-    this.set(v + by, labels);
+    const e = this.values.get(key(labels));
+    if (e && typeof e.value === 'number') e.value += by;
+    else this.set(this.get(labels) + by, labels);
   }
   dec(by = 1, labels: Labels = {}): void {
     this.inc(-by, labels);
@@ -73,20 +99,44 @@ export class Gauge implements Metric {
   }
 }
 
+interface HistogramSeries {
+  labels: Labels;
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Histogram implements Metric {
-  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private series = new Map<string, HistogramSeries>();
   readonly buckets: number[];
   constructor(readonly name: string, readonly help: string, buckets: number[]) {
     this.buckets = [...buckets].sort((a, b) => a - b);
   }
   observe(value: number, labels: Labels = {}): void {
+    this.record(this.seriesOf(labels, key(labels)), value);
+  }
+  /** The series of a label set, to keep and `observe` without looking it up again (it shows once observed). */
+  child(labels: Labels = {}): { observe(value: number): void } {
     const k = key(labels);
+    let series = this.series.get(k);
+    return {
+      observe: (value: number) => this.record((series ??= this.seriesOf(labels, k)), value),
+    };
+  }
+  private seriesOf(labels: Labels, k: string): HistogramSeries {
     let s = this.series.get(k);
     if (!s) {
-      s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+      s = { labels: { ...labels }, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
       this.series.set(k, s);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    return s;
+  }
+  private record(s: HistogramSeries, value: number): void {
+    const buckets = this.buckets;
+    // Buckets are cumulative and sorted: count from the first one the value fits (none for NaN).
+    let i = 0;
+    while (i < buckets.length && !(value <= buckets[i])) i++;
+    for (; i < buckets.length; i++) s.counts[i]++;
     s.sum += value;
     s.count++;
   }

@@ -135,6 +135,25 @@ export function createServer(classifier: Classifier, options: ServeOptions = {})
       return out;
     }),
   );
+  // Series handles by label values, so a request costs no label-set lookups.
+  const requestSeries = new Map<string, { inc(by?: number): void }>();
+  const latencySeries = new Map<string, { observe(value: number): void }>();
+  const textsSeries = texts.child();
+  const countRequest = (route: string, method: string, status: number, seconds: number) => {
+    const k = `${route} ${method} ${status}`;
+    let c = requestSeries.get(k);
+    if (!c) {
+      c = requests.child({ route, method, status: String(status) });
+      requestSeries.set(k, c);
+    }
+    c.inc();
+    let l = latencySeries.get(route);
+    if (!l) {
+      l = latency.child({ route });
+      latencySeries.set(route, l);
+    }
+    l.observe(seconds);
+  };
   const removeListener = classifier.onBatch((b) => {
     batchSize.observe(b.size);
     batchSeconds.observe(b.seconds);
@@ -202,7 +221,7 @@ export function createServer(classifier: Classifier, options: ServeOptions = {})
     }
     const { texts: batch, topK } = parsePredictBody(body, maxTexts, classifier.labels.length);
     const predictions = await classifier.predict(batch, topK === undefined ? {} : { topK });
-    texts.inc({}, batch.length);
+    textsSeries.inc(batch.length);
     sendJson(res, 200, { predictions });
   };
 
@@ -230,8 +249,7 @@ export function createServer(classifier: Classifier, options: ServeOptions = {})
     inFlight.inc();
     res.once('close', () => {
       inFlight.dec();
-      requests.inc({ route, method: ROUTES[path] ? (req.method ?? '') : 'other', status: String(res.statusCode) });
-      latency.observe(Number(process.hrtime.bigint() - started) / 1e9, { route });
+      countRequest(route, ROUTES[path] ? (req.method ?? '') : 'other', res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
     });
     handle(req, res, route).catch((err: unknown) => {
       if (err instanceof HttpError) {

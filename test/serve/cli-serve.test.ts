@@ -9,8 +9,12 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
+import { availableParallelism } from 'node:os';
+
 import { main } from '../../src/cli/main.js';
 import { runServe } from '../../src/cli/serve.js';
+import { defaultServeThreads } from '../../src/cli/threads.js';
+import { loadNative } from '../../src/native.js';
 import { trainTinyModel } from './helpers.js';
 import { transpileTree } from '../helpers/transpile.js';
 
@@ -35,7 +39,7 @@ describe('finetune serve', () => {
     const out = capture();
     expect(await main(['serve', '--help'])).toBe(0);
     expect(out.stdout).toContain('Usage: finetune serve [options]');
-    for (const o of ['--model', '--port', '--host', '--max-batch', '--max-wait-ms', '--max-body-bytes']) expect(out.stdout).toContain(o);
+    for (const o of ['--model', '--port', '--host', '--max-batch', '--max-wait-ms', '--max-body-bytes', '--threads', '--background-nice']) expect(out.stdout).toContain(o);
     expect(out.stdout).toContain('POST /predict');
     expect(await main(['serve'])).toBe(2);
     expect(out.stderr).toContain('--model is required');
@@ -58,6 +62,22 @@ describe('finetune serve', () => {
     stop.abort();
     expect(await done).toBe(0);
     await expect(fetch(url + '/health')).rejects.toThrow();
+  });
+
+  it('leaves a core for the event loop unless --threads says otherwise', async () => {
+    expect(defaultServeThreads()).toBe(Math.max(1, availableParallelism() - 1));
+    capture();
+    const before = loadNative().getThreads();
+    try {
+      for (const [args, want] of [[[], defaultServeThreads()], [['--threads', '3'], 3]] as const) {
+        const stop = new AbortController();
+        const done = runServe(['--model', modelFile, '--port', '0', ...args], { signal: stop.signal, onListening: () => stop.abort() });
+        expect(await done).toBe(0);
+        expect(loadNative().getThreads()).toBe(want);
+      }
+    } finally {
+      loadNative().setThreads(before);
+    }
   });
 
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {
