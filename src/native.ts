@@ -130,6 +130,19 @@ export interface NativeKernels {
     nesterov?: boolean;
     firstStep?: boolean;
   }): void;
+  /** torch.optim.Adadelta; defaults lr 1, rho 0.9, eps 1e-6. */
+  adadeltaUpdate(a: {
+    param: Float32Array;
+    grad: Float32Array;
+    squareAvg: Float32Array;
+    accDelta: Float32Array;
+    lr?: number;
+    rho?: number;
+    eps?: number;
+    weightDecay?: number;
+  }): void;
+  /** Rescales each row of weight [rows, cols] whose L2 norm exceeds maxNorm to that norm. */
+  maxNormRows(a: { weight: Float32Array; rows: number; cols: number; maxNorm: number }): void;
   /** Returns the global L2 norm before clipping. */
   clipGradNorm(a: { grads: Float32Array[]; maxNorm: number }): number;
 }

@@ -35,6 +35,7 @@ const KernelTable kScalarTable = {
     scalar::embeddingBackward,
     scalar::adamUpdate,
     scalar::sgdUpdate,
+    scalar::adadeltaUpdate,
     scalar::sumOfSquares,
     scalar::scale,
     scalarCopy,
@@ -190,6 +191,10 @@ void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* 
 void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
                size_t n) {
   kernelTable().sgdUpdate(cfg, firstStep, param, grad, momentumBuffer, n);
+}
+void adadeltaUpdate(const AdadeltaConfig& cfg, float* param, const float* grad, float* squareAvg, float* accDelta,
+                    size_t n) {
+  kernelTable().adadeltaUpdate(cfg, param, grad, squareAvg, accDelta, n);
 }
 double sumOfSquares(const float* x, size_t n) { return kernelTable().sumOfSquares(x, n); }
 

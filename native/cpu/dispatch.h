@@ -34,6 +34,7 @@ struct KernelTable {
   void (*embeddingBackward)(const int32_t*, size_t, const float*, size_t, int64_t, float*);
   void (*adamUpdate)(const AdamConfig&, int64_t, float*, const float*, float*, float*, size_t);
   void (*sgdUpdate)(const SgdConfig&, bool, float*, const float*, float*, size_t);
+  void (*adadeltaUpdate)(const AdadeltaConfig&, float*, const float*, float*, float*, size_t);
   double (*sumOfSquares)(const float*, size_t);
   void (*scale)(float*, size_t, float);
   // dst = src, vectorised and threaded (the benchmark's bandwidth reference).

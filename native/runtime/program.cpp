@@ -567,12 +567,23 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
       cpu::AdamConfig a{h.lr, cfg.beta1, cfg.beta2, cfg.eps, 0.0, false};
       cpu::sparseAdamRows(a, t, w, grads_.data() + off, m_.data() + off, v_.data() + off, dim, touchedRows_.data(),
                           touchedRows_.size());
+    } else if (cfg.optimizer == OptimizerKind::Adadelta) {
+      cpu::AdadeltaConfig a{h.lr, cfg.rho, cfg.eps, h.weightDecay};
+      cpu::adadeltaUpdate(a, w, grads_.data() + off, m_.data() + off, v_.data() + off, n);
     } else if (cfg.optimizer == OptimizerKind::Sgd) {
       cpu::SgdConfig s{h.lr, cfg.momentum, cfg.dampening, h.weightDecay, cfg.nesterov};
       cpu::sgdUpdate(s, t == 1, w, grads_.data() + off, m_.data() + off, n);
     } else {
       cpu::AdamConfig a{h.lr, cfg.beta1, cfg.beta2, cfg.eps, h.weightDecay, cfg.optimizer == OptimizerKind::AdamW};
       cpu::adamUpdate(a, t, w, grads_.data() + off, m_.data() + off, v_.data() + off, n);
+    }
+  }
+  if (cfg.maxNorm > 0.0) {
+    for (const OpSpec& op : spec_.ops) {
+      if (op.type != OpType::Linear || !trainable(op.params[0])) continue;
+      const size_t rows = spec_.tensors[static_cast<size_t>(op.output)].channels;
+      const size_t cols = spec_.params[static_cast<size_t>(op.params[0])].size / rows;
+      cpu::maxNormRows(param(op.params[0]), rows, cols, cfg.maxNorm);
     }
   }
   return result;

@@ -63,7 +63,7 @@ struct ProgramSpec {
   std::vector<float> classWeights;  // empty: unweighted
 };
 
-enum class OptimizerKind : int32_t { Adam = 0, AdamW = 1, Sgd = 2 };
+enum class OptimizerKind : int32_t { Adam = 0, AdamW = 1, Sgd = 2, Adadelta = 3 };
 
 struct GroupHyper {
   double lr;
@@ -73,9 +73,13 @@ struct GroupHyper {
 struct StepConfig {
   OptimizerKind optimizer = OptimizerKind::Adam;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double rho = 0.9;  // Adadelta
   double momentum = 0.0, dampening = 0.0;
   bool nesterov = false;
   double maxGradNorm = 0.0;  // 0: no clipping
+  // Max-norm constraint on every trainable linear layer's weight rows (one
+  // per output unit), applied after the update; 0: none. Kim (2014) uses 3.
+  double maxNorm = 0.0;
   // Lazy embedding updates (torch.optim.SparseAdam): only the rows a batch
   // touched change, moments included. Needs optimizer Adam, no weight decay.
   bool sparseEmbedding = false;

@@ -77,6 +77,17 @@ describe('finetune train / predict / eval / export', () => {
     expect(code).toBe(0);
   });
 
+  it("trains with Kim (2014)'s Adadelta and max-norm constraint, and saves a model whose head rows respect it", async () => {
+    const out = join(dir, 'kim.onnx');
+    expect(await main(['train', '--train', train, '--epochs', '2', ...small, '--optimizer', 'adadelta', '--rho', '0.95', '--max-norm', '0.05', '--out', out, '--json'])).toBe(0);
+    expect(err).toBe('');
+    const { loadModel } = await import('../../src/onnx/model-file.js');
+    const m = await loadModel(out);
+    const w = m.params.get('classifier.weight')!;
+    const cols = w.length / 2;
+    for (let r = 0; r < 2; r++) expect(Math.hypot(...w.subarray(r * cols, (r + 1) * cols))).toBeLessThanOrEqual(0.05 * (1 + 1e-6));
+  });
+
   it('progress goes to stderr, one line per epoch when not a terminal', async () => {
     expect(await main(['train', '--train', train, '--epochs', '2', ...small])).toBe(0);
     expect(err).toMatch(/read 200 training examples .* 2 classes: neg \d+, pos \d+/);
@@ -109,7 +120,7 @@ describe('finetune train / predict / eval / export', () => {
   it('--help documents every option with its default', async () => {
     expect(await main(['train', '--help'])).toBe(0);
     for (const opt of ['--train', '--dev', '--epochs', '--batch-size', '--lr', '--optimizer', '--freeze', '--checkpoint', '--resume', '--json']) expect(out).toContain(opt);
-    expect(out).toContain('(default: 0.001)');
+    expect(out).toContain('(default: 0.001; 1 with adadelta)');
   });
 });
 

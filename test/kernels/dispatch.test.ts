@@ -215,7 +215,7 @@ for (const path of fastPaths) {
       }
     });
 
-    it('Adam, AdamW and SGD updates, bit for bit', () => {
+    it('Adam, AdamW, Adadelta and SGD updates, bit for bit', () => {
       const rng = new TestRandom(17);
       for (const n of [1, 15, 16, 17, 1000, 300_001]) {
         const param = rng.floats(n), grad = rng.floats(n), m = rng.floats(n, 0.1), v = rng.floats(n, 0.1).map(Math.abs);
@@ -230,6 +230,17 @@ for (const path of fastPaths) {
           bitwise(got.param, want.param, `${label} param`);
           bitwise(got.m, want.m, `${label} m`);
           bitwise(got.v, want.v, `${label} v`);
+        }
+        for (const opts of [{}, { rho: 0.95, weightDecay: 0.01 }]) {
+          const adadelta = () => {
+            const s = { param: param.slice(), grad, squareAvg: v.slice(), accDelta: v.map((x) => x * 0.5) };
+            for (let step = 1; step <= 3; step++) k.adadeltaUpdate({ ...s, ...opts });
+            return s;
+          };
+          const got = adadelta(), want = scalar(path, adadelta);
+          bitwise(got.param, want.param, `${path} adadelta n=${n} ${JSON.stringify(opts)}`);
+          bitwise(got.squareAvg, want.squareAvg, `${path} adadelta squareAvg n=${n}`);
+          bitwise(got.accDelta, want.accDelta, `${path} adadelta accDelta n=${n}`);
         }
         for (const opts of [{}, { momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }, { momentum: 0.9, nesterov: true }]) {
           const sgd = () => {

@@ -225,6 +225,33 @@ describe('graph checks', () => {
   });
 });
 
+describe("Kim (2014)'s optimisation", () => {
+  it("Adadelta with the max-norm constraint: 3 training steps give PyTorch's parameters", async () => {
+    const { default: f } = await import('../fixtures/torch/adadelta.json', { with: { type: 'json' } });
+    const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial, padding: 'batch' });
+    for (let s = 0; s < 3; s++) {
+      const r = await model.trainStep(batch, { optimizer: 'adadelta', lr: f.lr, rho: f.rho, eps: f.eps, weightDecay: f.weightDecay, maxNorm: f.maxNorm });
+      expect(Math.abs(r.loss - f.losses[s]) / f.losses[s]).toBeLessThan(1e-5);
+    }
+    const want = torchParams(f.params as Record<string, Tensor>);
+    for (const [n, values] of model.params()) expectTensorClose(values, want.get(n)!, 1e-5, n);
+    // The constraint acted on some rows and not others.
+    expect(f.rowNormsBeforeConstraint.flat().some((x) => x > f.maxNorm) && f.rowNormsBeforeConstraint.flat().some((x) => x <= f.maxNorm)).toBe(true);
+    const w = model.params().get('classifier.weight')!;
+    for (let r = 0; r < classes; r++) expect(Math.hypot(...w.subarray(r * 24, (r + 1) * 24))).toBeLessThanOrEqual(f.maxNorm * (1 + 1e-6));
+    model.dispose();
+  });
+
+  it('max-norm leaves frozen linear layers alone', async () => {
+    const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial, freeze: ['classifier'] });
+    const before = model.params().get('classifier.weight')!.slice();
+    await model.trainStep(batch, { lr: 0.01, maxNorm: 1e-3 });
+    expect(Array.from(model.params().get('classifier.weight')!)).toEqual(Array.from(before));
+    expect(() => model.trainStep(batch, { lr: 1, optimizer: 'rmsprop' as never })).toThrow(/Expected optimizer adam, adamw, sgd or adadelta but received rmsprop/);
+    model.dispose();
+  });
+});
+
 describe('sparse (lazy) embedding updates', () => {
   it('follow torch.optim.SparseAdam for the embedding while Adam updates the rest', async () => {
     const { default: f } = await import('../fixtures/torch/sparse_adam.json', { with: { type: 'json' } });
