@@ -165,7 +165,7 @@ export interface NativeAddon {
   getThreads(): number;
   /** FMA-bound loop of the current path on every pool thread: the FLOP/s peak. */
   measurePeak(a?: { seconds?: number }): { gflops: number; threads: number; path: KernelPath };
-  /** Large memcpy over the pool's threads; GB/s counting bytes read plus written. */
+  /** dst += src over two large buffers on the pool's threads (in place, as the optimizers): GB/s counting bytes read plus written. */
   measureBandwidth(a?: { megabytes?: number; repeats?: number }): { gbps: number; threads: number };
 }
 

@@ -20,7 +20,9 @@ namespace ft::cpu {
 namespace {
 
 double scalarPeakFlops(double seconds);
-void scalarCopy(float* dst, const float* src, size_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void scalarStreamAdd(float* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
 
 const KernelTable kScalarTable = {
     "scalar",
@@ -38,7 +40,7 @@ const KernelTable kScalarTable = {
     scalar::adadeltaUpdate,
     scalar::sumOfSquares,
     scalar::scale,
-    scalarCopy,
+    scalarStreamAdd,
     scalarPeakFlops,
 };
 
