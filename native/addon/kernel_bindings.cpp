@@ -72,8 +72,8 @@ cpu::Conv1dShape convShape(Args& a) {
   s.inChannels = a.size("inChannels", 1);
   s.outChannels = a.size("outChannels", 1);
   s.width = a.size("width", 1);
-  s.padLeft = a.sizeOr("padLeft", 0, 0, s.width - 1);
-  s.padRight = a.sizeOr("padRight", 0, 0, s.width - 1);
+  s.padLeft = a.sizeOr("padLeft", 0, 0, cpu::kMaxConvPadding);
+  s.padRight = a.sizeOr("padRight", 0, 0, cpu::kMaxConvPadding);
   if (s.length + s.padLeft + s.padRight < s.width) {
     a.rangeError("length + padLeft + padRight (" + std::to_string(s.length + s.padLeft + s.padRight) +
                  ") must be at least the kernel width " + std::to_string(s.width) +

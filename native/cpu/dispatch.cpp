@@ -162,7 +162,22 @@ void conv1dForward(const Conv1dShape& s, const float* x, const float* weight, co
   kernelTable().conv1dForward(s, x, weight, bias, y);
 }
 void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* weight, float* dx) {
-  kernelTable().conv1dBackwardInput(s, dy, weight, dx);
+  const size_t K = s.width;
+  if ((s.padLeft < K && s.padRight < K) || s.length == 0) {
+    kernelTable().conv1dBackwardInput(s, dy, weight, dx);
+    return;
+  }
+  // Padding beyond width-1 adds outputs whose windows hold no input step; they
+  // send no gradient to x. Skipping them leaves padding below the width, the
+  // case every path handles, at the price of one call per batch entry.
+  Conv1dShape one = s;
+  one.batch = 1;
+  one.padLeft = std::min(s.padLeft, K - 1);
+  one.padRight = std::min(s.padRight, K - 1);
+  const size_t T = s.outLength(), skip = s.padLeft - one.padLeft;
+  for (size_t b = 0; b < s.batch; ++b) {
+    kernelTable().conv1dBackwardInput(one, dy + (b * T + skip) * s.outChannels, weight, dx + b * s.length * s.inChannels);
+  }
 }
 void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dWeight) {
   kernelTable().conv1dBackwardWeight(s, x, dy, dWeight);

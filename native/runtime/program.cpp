@@ -87,6 +87,10 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   // Producers and consumers; shapes checked op by op.
   std::vector<int32_t> producer(nt, -1);
   consumers_.assign(nt, {});
+  // Per sequence tensor: whether the steps between packed rows hold zeros,
+  // and how far past its input length a row extends (padded convolutions).
+  std::vector<uint8_t> zeroGaps(nt, 0);
+  std::vector<long> reach(nt, 0);
   auto tensor = [&](int32_t i, size_t opIndex) -> const TensorSpec& {
     if (i < 0 || static_cast<size_t>(i) >= nt) fail("op " + std::to_string(opIndex) + " refers to tensor " + std::to_string(i));
     return spec_.tensors[static_cast<size_t>(i)];
@@ -115,19 +119,38 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
         if (out.channels == 0 || paramSize(op, 0) % out.channels != 0) fail(where + ": weight size is not a multiple of the dimension");
         if (op.paddingIdx >= static_cast<int64_t>(paramSize(op, 0) / out.channels)) fail(where + ": padding index outside the vocabulary");
         if (o != 0) fail(where + ": the embedding must be the first op");
+        zeroGaps[static_cast<size_t>(op.output)] = true;
         vocab_ = paramSize(op, 0) / out.channels;
         break;
       case OpType::Conv1d:
         if (in.kind != TensorKind::Sequence || out.kind != TensorKind::Sequence) fail(where + ": expects a sequence in and out");
-        if (op.width == 0 || op.padLeft + op.padRight > op.width - 1) fail(where + ": padding must be less than the width");
+        if (op.width == 0 || op.padLeft > cpu::kMaxConvPadding || op.padRight > cpu::kMaxConvPadding) {
+          fail(where + ": padding must be at most " + std::to_string(cpu::kMaxConvPadding) + " on each side");
+        }
         if (paramSize(op, 0) != out.channels * op.width * in.channels) fail(where + ": weight size does not match [out, width, in]");
         if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
-        minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
-        gap_ = std::max(gap_, std::max(op.padLeft, op.padRight));
+        if (op.width > op.padLeft + op.padRight) minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
+        // Padding comes from the zero steps between packed rows, so only a
+        // tensor whose gaps are still zero may be read with padding.
+        if ((op.padLeft || op.padRight) && !zeroGaps[static_cast<size_t>(op.inputs[0])]) {
+          fail(where + ": a padded convolution must read the embedding (directly or through dropout), whose steps between texts are zero");
+        }
+        {
+          // Zero steps between packed rows: enough for each side's padding,
+          // and for a row's output, longer than its input by
+          // padLeft + padRight - width + 1, to end before the next row starts.
+          const long grown = reach[static_cast<size_t>(op.inputs[0])] + static_cast<long>(op.padLeft + op.padRight) -
+                             static_cast<long>(op.width) + 1;
+          reach[static_cast<size_t>(op.output)] = std::max(grown, 0L);
+          gap_ = std::max({gap_, op.padLeft, op.padRight, static_cast<size_t>(std::max(grown, 0L))});
+        }
         break;
       case OpType::Activation:
       case OpType::Dropout:
         if (in.kind != out.kind || in.channels != out.channels) fail(where + ": output shape must equal input shape");
+        reach[static_cast<size_t>(op.output)] = reach[static_cast<size_t>(op.inputs[0])];
+        // Dropout keeps zeros zero; an activation may not (sigmoid(0) = 0.5).
+        zeroGaps[static_cast<size_t>(op.output)] = op.type == OpType::Dropout && zeroGaps[static_cast<size_t>(op.inputs[0])];
         if (op.type == OpType::Dropout && !(op.dropout >= 0.0 && op.dropout < 1.0)) fail(where + ": dropout must be in [0, 1)");
         break;
       case OpType::MaxOverTime:
@@ -183,14 +206,15 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   long double actFloats = 0.0L;  // in long double: the size_t products may overflow for absurd specs
   for (size_t t = 1; t < nt; ++t) {
     const TensorSpec& ts = spec_.tensors[t];
-    const long double rows = static_cast<long double>(spec_.maxBatch) * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1);
+    const long double rows = ts.kind == TensorKind::Sequence ? static_cast<long double>(spec_.maxBatch) * (spec_.maxLength + gap_) + gap_ : spec_.maxBatch;
     actFloats += rows * static_cast<long double>(ts.channels);
   }
   checkBudget(16.0L * static_cast<long double>(total) + 8.0L * actFloats,
               "the program (parameters, moments, activations and their gradients for the largest batch)");
   for (size_t t = 1; t < nt; ++t) {
     const TensorSpec& ts = spec_.tensors[t];
-    sizes[t] = spec_.maxBatch * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1) * ts.channels;
+    // A sequence's last row may run past the packed input by up to gap_ steps (padded convolutions).
+    sizes[t] = (ts.kind == TensorKind::Sequence ? spec_.maxBatch * (spec_.maxLength + gap_) + gap_ : spec_.maxBatch) * ts.channels;
   }
   std::vector<int32_t> viewOf(nt, -1);
   std::vector<size_t> viewColumn(nt, 0);

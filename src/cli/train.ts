@@ -1,3 +1,4 @@
+import { MAX_CONV_PADDING, type TextCNNOptions } from '../model/graph.js';
 import { parseEmbeddingInit, type EmbeddingInit } from '../model/init.js';
 import { importOnnxFile } from '../onnx/import.js';
 import { saveModel } from '../onnx/model-file.js';
@@ -50,6 +51,7 @@ const SPEC: OptionSpec = {
   dropout: { type: 'string', default: '0.5', help: 'dropout before each linear layer', value: 'P' },
   hidden: { type: 'string', help: 'hidden linear layers before the classifier, e.g. 128,64', value: 'N,...' },
   pool: { type: 'string', default: 'max', help: 'max or mean over time', value: 'NAME' },
+  'conv-padding': { type: 'string', default: 'valid', help: "zeros around each text before the convolutions: valid (none), same, kim (the widest filter's width-1 on each side, Kim 2014) or a number", value: 'MODE' },
   'max-length': { type: 'string', default: '256', help: 'longest text in tokens (longer ones are cut)', value: 'N' },
   bucket: { type: 'boolean', help: 'batch texts of similar length together (less padding, faster)' },
   padding: { type: 'string', default: 'per-row', help: 'per-row (a text never depends on its batch) or batch (PyTorch-compatible)', value: 'MODE' },
@@ -81,6 +83,12 @@ function schedule(v: string | undefined): ScheduleSpec | undefined {
   const m = /^step:(\d+)(?::([\d.]+))?$/.exec(v);
   if (m) return { type: 'step', stepSize: Number(m[1]), gamma: m[2] ? Number(m[2]) : 0.1 };
   throw new UsageError(`--schedule must be constant, cosine, linear, plateau or step:N[:gamma], got '${v}'`);
+}
+
+function convPadding(v: string | boolean | undefined): TextCNNOptions['padding'] {
+  if (v === undefined || v === 'valid' || v === 'same' || v === 'kim') return v;
+  if (typeof v === 'string' && /^\d+$/.test(v.trim())) return intOption('conv-padding', v, 0, MAX_CONV_PADDING);
+  throw new UsageError(`--conv-padding expects valid, same, kim or a number of zeros from 0 to ${MAX_CONV_PADDING}, got '${String(v)}'`);
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
@@ -130,6 +138,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     dropout: numberOption('dropout', v.dropout, 0, 0.99),
     hidden: listOption('hidden', v.hidden),
     pool: choiceOption('pool', v.pool, ['max', 'mean'] as const),
+    padding: convPadding(v['conv-padding']),
   };
   const options: TrainRunOptions = {
     train: trainFile,

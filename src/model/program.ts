@@ -11,7 +11,7 @@
  */
 import { FinetuneError } from '../errors.js';
 import { Activation, loadNative } from '../native.js';
-import { GraphError, graphClasses, graphMinLength, graphParams, inferShapes, resolveLayerNames, type ModelGraph, type ParamInfo } from './graph.js';
+import { convPads, GraphError, graphClasses, graphMinLength, graphParams, inferShapes, resolveLayerNames, type ModelGraph, type ParamInfo } from './graph.js';
 import { initParams, type EmbeddingInit } from './init.js';
 
 /** What the data loader yields: ids [batch x length] row-major, each row's real length, labels. */
@@ -169,8 +169,9 @@ export class CompiledModel {
       if (l.type === 'embedding') op.paddingIdx = l.paddingIdx ?? -1;
       if (l.type === 'conv1d') {
         op.width = l.width;
-        op.padLeft = l.padding === 'same' ? (l.width - 1) >> 1 : 0;
-        op.padRight = l.padding === 'same' ? l.width - 1 - ((l.width - 1) >> 1) : 0;
+        const pads = convPads(l);
+        op.padLeft = pads.left;
+        op.padRight = pads.right;
       }
       if (l.type === 'activation') {
         op.activation = Activation[l.kind];

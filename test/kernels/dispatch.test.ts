@@ -52,7 +52,7 @@ function bitwise(a: Float32Array, b: Float32Array, what: string) {
 
 function randomConvShape(rng: TestRandom): Conv1dShape {
   const width = rng.int(1, 5);
-  const variant = rng.int(0, 2); // valid, same, random
+  const variant = rng.int(0, 3); // valid, same, random, wide (more than width-1 zeros, as Kim's)
   let padLeft = 0, padRight = 0;
   if (variant === 1) {
     padLeft = Math.floor((width - 1) / 2);
@@ -60,11 +60,14 @@ function randomConvShape(rng: TestRandom): Conv1dShape {
   } else if (variant === 2) {
     padLeft = rng.int(0, width - 1);
     padRight = rng.int(0, width - 1);
+  } else if (variant === 3) {
+    padLeft = rng.int(0, width + 4);
+    padRight = rng.int(width, width + 4);
   }
   const minLength = Math.max(1, width - padLeft - padRight);
   return {
     batch: rng.int(1, 7),
-    length: rng.int(Math.max(minLength, width), 40),
+    length: variant === 3 ? rng.int(1, 12) : rng.int(Math.max(minLength, width), 40),
     inChannels: rng.int(1, 17),
     outChannels: rng.int(1, 17),
     width,
