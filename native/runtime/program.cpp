@@ -254,10 +254,32 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   }
   dropoutMasks_.assign(masks, 0);
   argmax_.assign(argmax, 0);
+  fuseActivationsIntoPooling();
   lossGrad_.assign(spec_.maxBatch * classes_, 0.0f);
   rowLengths_.assign(spec_.maxBatch, 0);
   rowStart_.assign(spec_.maxBatch, 0);
   updateGradientFlags();
+}
+
+void Program::fuseActivationsIntoPooling() {
+  fusedActivation_.assign(spec_.ops.size(), -1);
+  skipped_.assign(spec_.ops.size(), 0);
+  for (size_t a = 0; a < spec_.ops.size(); ++a) {
+    const OpSpec& act = spec_.ops[a];
+    if (act.type != OpType::Activation) continue;
+    // Non-decreasing, with a derivative computable from the output alone (the
+    // pooled output is all that is kept): relu and leaky relu (slope >= 0)
+    // have f'(x) = f'(f(x)) in their sign test, tanh and sigmoid use f(x).
+    const bool monotone = act.activation == cpu::Activation::Identity || act.activation == cpu::Activation::Relu ||
+                          act.activation == cpu::Activation::Tanh || act.activation == cpu::Activation::Sigmoid ||
+                          (act.activation == cpu::Activation::LeakyRelu && act.slope >= 0.0f);
+    const std::vector<int32_t>& users = consumers_[static_cast<size_t>(act.output)];
+    if (!monotone || users.size() != 1 || spec_.ops[static_cast<size_t>(users[0])].type != OpType::MaxOverTime) continue;
+    if (spec_.tensors[static_cast<size_t>(act.inputs[0])].kind != TensorKind::Sequence) continue;
+    fusedActivation_[static_cast<size_t>(users[0])] = static_cast<int32_t>(a);
+    skipped_[a] = 1;
+    buffers_[static_cast<size_t>(act.output)].unused = true;
+  }
 }
 
 // A tensor needs a gradient when a trainable parameter lies upstream of it.
@@ -356,10 +378,14 @@ void Program::forward(const BatchView& b, bool training) {
   computeValidSteps(b);
   const size_t B = b.batch;
   for (size_t o = 0; o < spec_.ops.size(); ++o) {
+    if (skipped_[o]) continue;
     const OpSpec& op = spec_.ops[o];
-    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    const int32_t fused = fusedActivation_[o];
+    // A fused pooling reads what its activation would have read.
+    const int32_t source = fused >= 0 ? spec_.ops[static_cast<size_t>(fused)].inputs[0] : op.inputs[0];
+    Buffer& in = buffers_[static_cast<size_t>(source)];
     Buffer& out = buffers_[static_cast<size_t>(op.output)];
-    const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    const TensorSpec& it = spec_.tensors[static_cast<size_t>(source)];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
     const size_t n = (ot.kind == TensorKind::Sequence ? out.steps : B) * ot.channels;
     switch (op.type) {
@@ -386,6 +412,11 @@ void Program::forward(const BatchView& b, bool training) {
         for (size_t r = 0; r < B; ++r) {
           cpu::maxOverTimeForward(in.data + rowStart_[r] * C, 1, static_cast<size_t>(in.validSteps[r]), C, nullptr,
                                   out.data + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[o] + r * C);
+          if (fused >= 0) {
+            const OpSpec& act = spec_.ops[static_cast<size_t>(fused)];
+            float* y = out.data + r * out.stride + out.offset;
+            cpu::activationForward(act.activation, act.slope, y, y, C);
+          }
         }
         break;
       }
@@ -419,7 +450,7 @@ void Program::backward(const BatchView& b) {
   // Input gradients accumulate where a tensor has several consumers.
   for (size_t t = 1; t < buffers_.size(); ++t) {
     Buffer& buf = buffers_[t];
-    if (!buf.needsGrad || buf.offset != 0) continue;
+    if (!buf.needsGrad || buf.offset != 0 || buf.unused) continue;
     const TensorSpec& ts = spec_.tensors[t];
     const size_t n = (ts.kind == TensorKind::Sequence ? buf.steps : B) * buf.stride;
     std::memset(buf.grad, 0, n * sizeof(float));
@@ -428,11 +459,14 @@ void Program::backward(const BatchView& b) {
   std::memcpy(logits.grad, lossGrad_.data(), B * classes_ * sizeof(float));
 
   for (size_t k = spec_.ops.size(); k-- > 0;) {
+    if (skipped_[k]) continue;
     const OpSpec& op = spec_.ops[k];
-    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    const int32_t fused = fusedActivation_[k];
+    const int32_t source = fused >= 0 ? spec_.ops[static_cast<size_t>(fused)].inputs[0] : op.inputs[0];
+    Buffer& in = buffers_[static_cast<size_t>(source)];
     Buffer& out = buffers_[static_cast<size_t>(op.output)];
     if (!out.needsGrad) continue;
-    const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    const TensorSpec& it = spec_.tensors[static_cast<size_t>(source)];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
     const size_t n = (ot.kind == TensorKind::Sequence ? out.steps : B) * ot.channels;
     switch (op.type) {
@@ -461,6 +495,13 @@ void Program::backward(const BatchView& b) {
         if (in.needsGrad) {
           const size_t C = it.channels;
           for (size_t r = 0; r < B; ++r) {
+            if (fused >= 0) {
+              // f' from the pooled output, in place on the pooled gradient (only this op reads it).
+              const OpSpec& act = spec_.ops[static_cast<size_t>(fused)];
+              const float* y = out.data + r * out.stride + out.offset;
+              float* g = out.grad + r * out.stride + out.offset;
+              cpu::activationBackward(act.activation, act.slope, y, y, g, g, C);
+            }
             cpu::maxOverTimeBackward(out.grad + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[k] + r * C, 1,
                                      static_cast<size_t>(in.validSteps[r]), C, in.grad + rowStart_[r] * C);
           }

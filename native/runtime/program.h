@@ -164,12 +164,14 @@ class Program {
     bool needsGrad = false;
     std::vector<int32_t> validSteps;  // per row, for Sequence tensors
     size_t steps = 0;                 // packed steps of the batch (Sequence)
+    bool unused = false;              // the output of an activation fused into its max pooling
   };
 
   void forward(const BatchView& b, bool training);
   void backward(const BatchView& b);
   void computeValidSteps(const BatchView& b);
   void updateGradientFlags();
+  void fuseActivationsIntoPooling();
   float* param(int32_t index) { return params_->values.data() + paramOffsets_[static_cast<size_t>(index)]; }
   float* grad(int32_t index) { return grads_.data() + paramOffsets_[static_cast<size_t>(index)]; }
   bool trainable(int32_t index) const { return !spec_.params[static_cast<size_t>(index)].frozen; }
@@ -196,6 +198,12 @@ class Program {
   std::vector<int64_t> paramSteps_;
   int64_t steps_ = 0;  // optimizer steps taken (skipped ones not counted)
   std::vector<std::vector<int32_t>> consumers_;
+  // A monotone activation whose only consumer is a max pooling commutes with
+  // it: max f(x) = f(max x). The pooling then reads the activation's input and
+  // applies f to the pooled [batch, channels] only, saving two passes over the
+  // sequence. Per op: the activation op fused into this pooling op, or -1.
+  std::vector<int32_t> fusedActivation_;
+  std::vector<uint8_t> skipped_;  // ops whose work a fused pooling does
   cpu::RandomState random_{0, 0};
 };
 
