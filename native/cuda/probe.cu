@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 namespace ft::cuda {
 
 namespace {
@@ -11,7 +13,15 @@ __global__ void addOneKernel(float* x, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) x[i] += 1.0f;
 }
+__global__ void faultKernel(int* bad) { *bad = 1; }
 }  // namespace
+
+int injectDeviceFault() {
+  faultKernel<<<1, 1>>>(reinterpret_cast<int*>(static_cast<uintptr_t>(16)));
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess) err = cudaDeviceSynchronize();
+  return static_cast<int>(err);
+}
 
 ProbeResult probe() {
   ProbeResult r{0, 0, 0, "no error"};

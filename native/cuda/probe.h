@@ -10,4 +10,9 @@ struct ProbeResult {
 ProbeResult probe();
 // Adds 1 to each of n floats on the device; returns a cudaError_t (0 = ok).
 int addOneOnDevice(float* host, int n);
+// Test hook: launches a kernel that writes to an invalid address and waits
+// for it, so the sticky-fault path (device marked lost) can be tested.
+// Returns the error the wait reported.
+int injectDeviceFault();
+
 }  // namespace ft::cuda

@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { runAtOnce, type Sliced } from '../io/slices.js';
 import { DataFileError, VocabError } from './errors.js';
 import { Spans, StringTable } from './strtab.js';
 
@@ -167,20 +168,13 @@ export class Vocabulary {
   readonly unkId: number;
   // Entry index == id: tokens are inserted in id order.
   private readonly table: StringTable;
-  private readonly tokens: string[] = [];
+  private readonly tokens: string[];
   private readonly spans = new Spans();
 
-  private constructor(tokens: readonly string[], specials: SpecialTokens) {
-    this.table = new StringTable(tokens.length);
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i];
-      if (typeof t !== 'string') throw new VocabError(`token at id ${i} is not a string`);
-      const h = StringTable.hash(t);
-      const dup = this.table.find(t, 0, t.length, h);
-      if (dup >= 0) throw new VocabError(`duplicate token ${JSON.stringify(t)} at ids ${dup} and ${i}`);
-      this.table.insert(t, h);
-      this.tokens.push(t);
-    }
+  /** `table` holds `tokens`, entry i = id i (built by fromTokensSliced). */
+  private constructor(table: StringTable, tokens: string[], specials: SpecialTokens) {
+    this.table = table;
+    this.tokens = tokens;
     this.pad = specials.pad ?? '<pad>';
     this.unk = specials.unk ?? '<unk>';
     const pid = this.table.findKey(this.pad);
@@ -233,12 +227,32 @@ export class Vocabulary {
       // Specials at high ids may leave holes when too few tokens were seen: fill with placeholders.
       tokens[id] = k < kept.length ? kept[k++][0] : `<unused${id}>`;
     }
-    return new Vocabulary(tokens, { pad, unk });
+    return Vocabulary.fromTokens(tokens, { pad, unk });
   }
 
   /** A vocabulary whose id i is tokens[i] (e.g. from an imported model). */
   static fromTokens(tokens: readonly string[], specials: SpecialTokens = {}): Vocabulary {
-    return new Vocabulary(tokens, specials);
+    return runAtOnce(Vocabulary.fromTokensSliced(tokens, specials));
+  }
+
+  /**
+   * fromTokens as sliced work (src/io/slices.ts): indexing 50,000 tokens
+   * takes tens of milliseconds, too long to block a server's event loop.
+   */
+  static *fromTokensSliced(tokens: readonly string[], specials: SpecialTokens = {}): Sliced<Vocabulary> {
+    const table = new StringTable(tokens.length);
+    const list: string[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (typeof t !== 'string') throw new VocabError(`token at id ${i} is not a string`);
+      const h = StringTable.hash(t);
+      const dup = table.find(t, 0, t.length, h);
+      if (dup >= 0) throw new VocabError(`duplicate token ${JSON.stringify(t)} at ids ${dup} and ${i}`);
+      table.insert(t, h);
+      list.push(t);
+      if (i % 1024 === 1023) yield;
+    }
+    return new Vocabulary(table, list, specials);
   }
 
   /**
@@ -247,7 +261,7 @@ export class Vocabulary {
    */
   static fromJSON(value: unknown, specials: SpecialTokens = {}): Vocabulary {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      if (Array.isArray(value)) return new Vocabulary(value as string[], specials);
+      if (Array.isArray(value)) return Vocabulary.fromTokens(value as string[], specials);
       throw new VocabError('a vocabulary must be a JSON object mapping token -> id');
     }
     const keys = Object.keys(value);
@@ -260,14 +274,14 @@ export class Vocabulary {
       if (tokens[id] !== undefined) throw new VocabError(`id ${id} is used by both ${JSON.stringify(tokens[id])} and ${JSON.stringify(k)}`);
       tokens[id] = k;
     }
-    return new Vocabulary(tokens as string[], specials);
+    return Vocabulary.fromTokens(tokens as string[], specials);
   }
 
   /** From one-token-a-line text: the token on line i (0-based) has id i. */
   static fromText(text: string, specials: SpecialTokens = {}): Vocabulary {
     const lines = text.split(/\r?\n/);
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    return new Vocabulary(lines, specials);
+    return Vocabulary.fromTokens(lines, specials);
   }
 
   /** Loads a `.json` file (token -> id object) or any other file as one token a line. */

@@ -29,9 +29,9 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants as bufferConstants } from 'node:buffer';
 import { endianness } from 'node:os';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { crc32 } from './crc32.js';
 import { withPathLock, writeFileAtomicUnlocked, type WriteFileAtomicOptions } from './atomic.js';
+import { byteSlices, copyOf, hashUpdate, nextTurn, runSliced, type Sliced } from './slices.js';
 import { CheckpointError, CheckpointErrorCode as C, CheckpointMismatchError, type TensorMismatch } from './errors.js';
 
 export const MAGIC = 'FTCKPT01';
@@ -49,9 +49,7 @@ export const MAX_JSON_DEPTH = 64;
 export const MAX_RANK = 32;
 export const MAX_NAME_LENGTH = 4096;
 const MIN_FILE_BYTES = PREFIX_BYTES + 2 + TRAILER_BYTES; // "{}" is the smallest header
-/** Hash / checksum work is done in slices of this size, yielding to the event loop in between. */
-const SLICE = 4 * 1024 * 1024;
-/** Reads from disk in slices of this size. */
+/** Reads from disk in slices of this size (copies, checksums and hashes go in the slices of src/io/slices.ts). */
 const READ_SLICE = 8 * 1024 * 1024;
 
 export type DType = 'float32' | 'float64' | 'int32' | 'uint32' | 'int8' | 'uint8';
@@ -129,10 +127,14 @@ export interface TensorFileData {
 
 export interface SaveTensorFileOptions extends WriteFileAtomicOptions {
   /**
-   * Copy the tensors when saveTensorFile is called (default true), so a
-   * training step changing them while the file is hashed and written cannot
-   * produce a torn or mis-checksummed file. false saves the memory of the
-   * copy; then do not change the tensors until the promise settles.
+   * Copy the tensors (default true), so a training step changing them while
+   * the file is hashed and written cannot produce a mis-checksummed file. The
+   * copy starts when saveTensorFile is called and runs synchronously for its
+   * first few milliseconds (small tensors are captured as they are at the
+   * call), then in slices between turns of the event loop; to store exactly
+   * the values of the call, change large tensors only after the promise
+   * settles. false saves the memory of the copy; then do not change the
+   * tensors until the promise settles.
    */
   copy?: boolean;
 }
@@ -197,7 +199,11 @@ function checkMeta(value: unknown, where: string, depth: number, file: string): 
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((v, i) => checkMeta(v, `${where}[${i}]`, depth + 1, file));
+    // Strings pass at any depth allowed; skipping them spares a vocabulary's
+    // 100,000 tokens a path text each.
+    value.forEach((v, i) => {
+      if (typeof v !== 'string' || depth >= MAX_JSON_DEPTH) checkMeta(v, `${where}[${i}]`, depth + 1, file);
+    });
     return;
   }
   if (typeof value === 'object') {
@@ -211,7 +217,7 @@ function checkMeta(value: unknown, where: string, depth: number, file: string): 
   throw new CheckpointError(C.ENCODE, file, `metadata ${where} is a ${typeof value}; only JSON values can be stored`);
 }
 
-function plan(content: TensorFileContent, snapshot: boolean, file: string): { planned: Planned[]; dataLength: number } {
+function plan(content: TensorFileContent, file: string): { planned: Planned[]; dataLength: number } {
   if (content === null || typeof content !== 'object') throw new CheckpointError(C.ENCODE, file, 'content must be an object { meta, tensors }');
   const source = content.tensors;
   if (source === null || typeof source !== 'object') throw new CheckpointError(C.ENCODE, file, 'content.tensors must be an object or a Map');
@@ -240,8 +246,7 @@ function plan(content: TensorFileContent, snapshot: boolean, file: string): { pl
     if (elementCount(shape) !== arr.length) {
       throw new CheckpointError(C.ENCODE, file, `tensor ${quote(name)} shape ${fmtShape(shape)} holds ${elementCount(shape) ?? 'too many'} elements but the array has ${arr.length}`);
     }
-    let bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
-    if (snapshot) bytes = bytes.slice();
+    const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
     const offset = align(cursor);
     planned.push({ name, dtype, shape, bytes, offset, crc32: 0 });
     cursor = offset + bytes.byteLength;
@@ -298,7 +303,7 @@ function metaJsonOf(content: TensorFileContent): string {
  */
 export function encodeTensorFile(content: TensorFileContent): Uint8Array[] {
   assertLittleEndian(ENCODE_LABEL);
-  const { planned, dataLength } = plan(content, false, ENCODE_LABEL);
+  const { planned, dataLength } = plan(content, ENCODE_LABEL);
   for (const p of planned) p.crc32 = crc32(p.bytes);
   const chunks = assemble(metaJsonOf(content), planned, dataLength, ENCODE_LABEL);
   const hash = createHash('sha256');
@@ -319,14 +324,34 @@ export function encodeTensorFileToBytes(content: TensorFileContent): Uint8Array 
   return out;
 }
 
+/** Replaces each tensor's bytes by a copy of them, in slices. */
+function* snapshot(planned: Planned[]): Sliced {
+  for (const p of planned) p.bytes = yield* copyOf(p.bytes);
+}
+
+/** CRC-32s, header and SHA-256: the chunks of the file, trailer included. */
+function* encodeChunks(planned: Planned[], metaJson: string, dataLength: number, file: string): Sliced<Uint8Array[]> {
+  for (const p of planned) {
+    let c = 0;
+    yield* byteSlices(p.bytes, (part) => (c = crc32(part, c)));
+    p.crc32 = c;
+  }
+  const chunks = assemble(metaJson, planned, dataLength, file);
+  const hash = createHash('sha256');
+  for (const chunk of chunks) yield* hashUpdate(hash, chunk);
+  chunks.push(trailer(hash.digest()));
+  return chunks;
+}
+
 /**
  * Saves content to `path` atomically (temporary file, fsync, rename, folder
- * fsync), hashing without blocking the event loop for long. The tensors and
- * metadata are captured when this is called (see `copy`). Saves to one path
- * run in call order: the last call's content is what remains. Rejects with a
- * CheckpointError (ERR_FINETUNE_CHECKPOINT_ENCODE) for content that cannot be
- * stored, or a SaveError (ERR_FINETUNE_SAVE) when the file cannot be written;
- * either way the previous file is intact.
+ * fsync), never blocking the event loop for long: copies, checksums and the
+ * hash go in slices (src/io/slices.ts). The metadata is captured when this is
+ * called, the tensors as the save starts (see `copy`). Saves to one path run
+ * in call order: the last call's content is what remains.
+ * Rejects with a CheckpointError (ERR_FINETUNE_CHECKPOINT_ENCODE) for content
+ * that cannot be stored, or a SaveError (ERR_FINETUNE_SAVE) when the file
+ * cannot be written; either way the previous file is intact.
  */
 export function saveTensorFile(path: string, content: TensorFileContent, opts: SaveTensorFileOptions = {}): Promise<void> {
   let planned: Planned[];
@@ -334,35 +359,19 @@ export function saveTensorFile(path: string, content: TensorFileContent, opts: S
   let metaJson: string;
   try {
     assertLittleEndian(path);
-    ({ planned, dataLength } = plan(content, opts.copy ?? true, path));
+    ({ planned, dataLength } = plan(content, path));
     metaJson = metaJsonOf(content);
   } catch (err) {
     return Promise.reject(err);
   }
+  // The copy starts now (its first milliseconds before this returns), not
+  // when the earlier saves to this path are done; it is awaited under the
+  // lock. The catch only keeps a failure before then from counting as unhandled.
+  const copied = (opts.copy ?? true) ? runSliced(snapshot(planned)) : Promise.resolve();
+  copied.catch(() => undefined);
   return withPathLock(path, async () => {
-    for (const p of planned) {
-      let c = 0;
-      for (let o = 0; o < p.bytes.byteLength; o += SLICE) {
-        c = crc32(p.bytes.subarray(o, o + SLICE), c);
-        if (p.bytes.byteLength > SLICE) await yieldToLoop();
-      }
-      p.crc32 = c;
-    }
-    const chunks = assemble(metaJson, planned, dataLength, path);
-    const hash = createHash('sha256');
-    let sinceYield = 0;
-    for (const chunk of chunks) {
-      for (let o = 0; o < chunk.byteLength; o += SLICE) {
-        const part = chunk.subarray(o, o + SLICE);
-        hash.update(part);
-        sinceYield += part.byteLength;
-        if (sinceYield >= SLICE) {
-          sinceYield = 0;
-          await yieldToLoop();
-        }
-      }
-    }
-    chunks.push(trailer(hash.digest()));
+    await copied;
+    const chunks = await runSliced(encodeChunks(planned, metaJson, dataLength, path));
     await writeFileAtomicUnlocked(path, chunks, opts);
   });
 }
@@ -632,11 +641,7 @@ export async function loadTensorFile(source: string | Uint8Array, opts: LoadTens
     assertLittleEndian(file);
     const plan = validatePrefixAndHeader(source, file, opts);
     const hash = createHash('sha256');
-    const end = plan.totalLength - TRAILER_BYTES;
-    for (let o = 0; o < end; o += SLICE) {
-      hash.update(source.subarray(o, Math.min(end, o + SLICE)));
-      if (end > SLICE) await yieldToLoop();
-    }
+    await runSliced(hashUpdate(hash, source.subarray(0, plan.totalLength - TRAILER_BYTES)));
     checkTrailer(source, hash.digest(), plan, file);
     return extract(source, plan, opts.copy ?? true);
   }
@@ -670,6 +675,9 @@ export async function loadTensorFile(source: string | Uint8Array, opts: LoadTens
       if (err instanceof CheckpointError) throw err;
       throw new CheckpointError(C.IO, file, `cannot read: ${(err as Error).message}`, { cause: err });
     }
+    // Parsing a large header takes milliseconds, and allocating the file's
+    // size may start a garbage collection: not both in one stretch.
+    await nextTurn();
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(plan.totalLength);
@@ -682,7 +690,7 @@ export async function loadTensorFile(source: string | Uint8Array, opts: LoadTens
       for (let o = 0; o < plan.totalLength; o += READ_SLICE) {
         const part = bytes.subarray(o, Math.min(plan.totalLength, o + READ_SLICE));
         await readInto(fh, part, o, file);
-        if (o < hashEnd) hash.update(bytes.subarray(o, Math.min(hashEnd, o + READ_SLICE)));
+        if (o < hashEnd) await runSliced(hashUpdate(hash, bytes.subarray(o, Math.min(hashEnd, o + READ_SLICE))));
       }
       const extra = await fh.read(new Uint8Array(1), 0, 1, plan.totalLength);
       if (extra.bytesRead !== 0) throw new CheckpointError(C.IO, file, 'the file grew while it was read');

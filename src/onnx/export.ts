@@ -50,12 +50,19 @@ export interface ExportInput {
   /** metadata_props entries (vocabulary, tokenizer, labels...). */
   metadata?: Record<string, string>;
   producerVersion?: string;
+  /**
+   * Copy the parameter values into the model (default true). false makes the
+   * initializers refer to them, for parameters that are already a private
+   * copy (saveModel's): nothing may change them until the model is written.
+   */
+  copyParams?: boolean;
 }
 
 class Builder {
   nodes: NodeProto[] = [];
   initializers: TensorProto[] = [];
   private n = 0;
+  constructor(private readonly copy: boolean) {}
   node(opType: string, inputs: string[], attrs: ReturnType<typeof attrInt>[] = [], name?: string): string {
     const out = name ?? `${opType.toLowerCase()}_${this.n++}`;
     this.nodes.push(createNode({ opType, input: inputs, output: [out], name: out, attribute: attrs }));
@@ -66,7 +73,7 @@ class Builder {
     return name;
   }
   float(name: string, values: Float32Array, dims: number[]): string {
-    this.initializers.push(makeFloat32Tensor(name, dims, values));
+    this.initializers.push(makeFloat32Tensor(name, dims, values, this.copy));
     return name;
   }
 }
@@ -75,7 +82,7 @@ export function exportOnnxModel(input: ExportInput) {
   const { graph, params, padId } = input;
   const shapes = inferShapes(graph);
   const infos = graphParams(graph);
-  const b = new Builder();
+  const b = new Builder(input.copyParams ?? true);
   const minLength = graphMinLength(graph);
 
   // Constants.

@@ -14,11 +14,12 @@ import { readFile } from 'node:fs/promises';
 import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
 import { Vocabulary } from '../data/vocab.js';
 import { FinetuneError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { withPathLock, writeFileAtomicUnlocked } from '../io/atomic.js';
+import { copyOf, hashUpdate, ranges, runAtOnce, runSliced, type Sliced } from '../io/slices.js';
 import { GraphError, graphClasses, graphParams, inferShapes, type ModelGraph } from '../model/graph.js';
 import { OnnxFormatError } from './errors.js';
 import { convWeightFromOnnx, exportOnnxModel } from './export.js';
-import { decodeModel, encodeModelChunks, tensorToFloat32, type ModelProto } from './proto.js';
+import { decodeModel, encodeModelChunks, tensorToFloat32Sliced, type ModelProto } from './proto.js';
 
 export const MODEL_FORMAT = 'finetune-model/1';
 
@@ -46,13 +47,17 @@ const KEY = {
   labels: 'finetune.labels',
 } as const;
 
-/** The ONNX model for a saved model, with our metadata. */
-export function toOnnx(m: SavedModel, producerVersion = '0.1.0'): ModelProto {
+/**
+ * The ONNX model for a saved model, with our metadata. The parameters are
+ * copied into it, unless `copy` is false (then the model refers to them).
+ */
+export function toOnnx(m: SavedModel, options: { producerVersion?: string; copy?: boolean } = {}): ModelProto {
   return exportOnnxModel({
     graph: m.graph,
     params: m.params,
     padId: m.vocab.padId,
-    producerVersion,
+    producerVersion: options.producerVersion ?? '0.1.0',
+    copyParams: options.copy ?? true,
     metadata: {
       [KEY.format]: MODEL_FORMAT,
       [KEY.graph]: JSON.stringify(m.graph),
@@ -64,22 +69,43 @@ export function toOnnx(m: SavedModel, producerVersion = '0.1.0'): ModelProto {
   });
 }
 
-/** Writes the model atomically (temporary file, fsync, rename): a crash leaves the old file or the new one. */
+/** Copies of the parameters, each checked to hold finite values only. */
+function* checkedCopies(params: Map<string, Float32Array>, path: string): Sliced<Map<string, Float32Array>> {
+  const copies = new Map<string, Float32Array>();
+  for (const [name, v] of params) {
+    const copy = yield* copyOf(v);
+    yield* ranges(copy.length, 4, (start, end) => {
+      for (let i = start; i < end; i++) {
+        if (!Number.isFinite(copy[i])) throw new ModelFileError(`cannot save: parameter ${name} holds a non-finite value at ${i}; the previous file is left as it was`, path);
+      }
+    });
+    copies.set(name, copy);
+  }
+  return copies;
+}
+
+/**
+ * Writes the model atomically (temporary file, fsync, rename): a crash leaves
+ * the old file or the new one. The weights are copied in slices from the call
+ * on, so a save never blocks the event loop for long; the file holds the
+ * values of the call if they do not change until the promise settles. Saves
+ * to one path run in call order: the last call's model is what remains.
+ */
 export async function saveModel(path: string, m: SavedModel): Promise<void> {
   const vocabRows = m.graph.layers.find((l) => l.type === 'embedding');
   if (vocabRows && vocabRows.type === 'embedding' && vocabRows.vocabSize !== m.vocab.size) {
     throw new ModelFileError(`cannot save: the embedding has ${vocabRows.vocabSize} rows but the vocabulary ${m.vocab.size} tokens`, path);
   }
-  for (const [name, v] of m.params) {
-    for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i])) throw new ModelFileError(`cannot save: parameter ${name} holds a non-finite value at ${i}; the previous file is left as it was`, path);
-    }
-    await yieldToEventLoop();
-  }
-  // Tensor data goes to the file as references to the copies toOnnx made.
-  const chunks = encodeModelChunks(toOnnx(m));
-  await yieldToEventLoop();
-  await writeFileAtomic(path, chunks);
+  // Copied now, written when the earlier saves to this path are done; the
+  // catch only keeps a failure before then from counting as unhandled.
+  const copies = runSliced(checkedCopies(m.params, path));
+  copies.catch(() => undefined);
+  return withPathLock(path, async () => {
+    const params = await copies;
+    // The copies are ours: the file's tensor data refers to them, no second copy.
+    const chunks = encodeModelChunks(toOnnx({ ...m, params }, { copy: false }));
+    await writeFileAtomicUnlocked(path, chunks);
+  });
 }
 
 function parseJson(model: ModelProto, key: string, file: string): unknown {
@@ -108,21 +134,22 @@ export async function loadModel(file: string, options: { expectedSha256?: string
   if (options.expectedSha256 !== undefined) {
     const want = options.expectedSha256.trim().toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(want)) throw new ModelFileError(`--sha256 must be 64 hexadecimal digits, got '${options.expectedSha256}'`, file);
-    const got = createHash('sha256').update(bytes).digest('hex');
+    const hash = createHash('sha256');
+    await runSliced(hashUpdate(hash, bytes));
+    const got = hash.digest('hex');
     if (got !== want) throw new ModelFileError(`${file}: SHA-256 is ${got}, not the expected ${want}; refusing to load it`, file);
   }
-  await yieldToEventLoop();
+  // Decoding refers to the tensor data in `bytes`; the copies out of it go in slices.
   const model = decodeModel(bytes, { file });
-  await yieldToEventLoop();
-  return fromOnnx(model, file);
+  return runSliced(savedModelOf(model, file));
 }
 
-/** Lets other callbacks run between the large synchronous parts of a load or save. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
+/** The saved model an ONNX model holds (one saved by this package). */
 export function fromOnnx(model: ModelProto, file: string): SavedModel {
+  return runAtOnce(savedModelOf(model, file));
+}
+
+function* savedModelOf(model: ModelProto, file: string): Sliced<SavedModel> {
   if (!isFinetuneModel(model)) {
     throw new ModelFileError(`${file}: not a model saved by finetune (no '${KEY.format}' metadata); to import an ONNX model exported elsewhere, give its vocabulary with --vocab`, file);
   }
@@ -133,6 +160,7 @@ export function fromOnnx(model: ModelProto, file: string): SavedModel {
     throw new ModelFileError(`${file}: the stored graph is invalid: ${(err as GraphError).message}`, file);
   }
   const tokens = parseJson(model, KEY.vocab, file);
+  yield; // parsing a large vocabulary takes milliseconds: a turn may be due
   const specials = parseJson(model, KEY.specials, file) as { pad?: unknown; unk?: unknown } | null;
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) throw new ModelFileError(`${file}: metadata '${KEY.vocab}' must be an array of tokens`, file);
   if (typeof specials !== 'object' || specials === null || typeof specials.pad !== 'string' || typeof specials.unk !== 'string') {
@@ -141,7 +169,7 @@ export function fromOnnx(model: ModelProto, file: string): SavedModel {
   let vocab: Vocabulary;
   let tokenizer: TokenizerConfig;
   try {
-    vocab = Vocabulary.fromTokens(tokens as string[], { pad: specials.pad, unk: specials.unk });
+    vocab = yield* Vocabulary.fromTokensSliced(tokens as string[], { pad: specials.pad, unk: specials.unk });
     tokenizer = Tokenizer.fromJSON(parseJson(model, KEY.tokenizer, file)).toJSON();
   } catch (err) {
     if (err instanceof ModelFileError) throw err;
@@ -157,7 +185,7 @@ export function fromOnnx(model: ModelProto, file: string): SavedModel {
   for (const p of graphParams(graph)) {
     const found = init.get(p.name);
     if (!found) throw new ModelFileError(`${file}: initializer '${p.name}' is missing`, file);
-    const values = tensorToFloat32(found.t, { file, path: `graph.initializer[${found.i}] (${p.name})` });
+    const values = yield* tensorToFloat32Sliced(found.t, { file, path: `graph.initializer[${found.i}] (${p.name})` });
     const isConv = p.shape.length === 3;
     const want = isConv ? [p.shape[0], p.shape[2], p.shape[1]] : p.shape;
     if (found.t.dims.length !== want.length || found.t.dims.some((d, i) => d !== want[i])) {

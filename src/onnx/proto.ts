@@ -21,6 +21,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, realpathSync, statSync, readFileSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import * as path from 'node:path';
+import { copyOf, ranges, runAtOnce, type Sliced } from '../io/slices.js';
 import { OnnxFormatError } from './errors.js';
 import {
   ProtoReader,
@@ -298,9 +299,14 @@ export function createModel(fields: Partial<ModelProto> = {}): ModelProto {
   };
 }
 
-/** A float32 tensor with its values in raw_data (little-endian; copied). */
-export function makeFloat32Tensor(name: string, dims: number[], values: Float32Array): TensorProto {
-  const bytes = new Uint8Array(float32ToLE(values));
+/**
+ * A float32 tensor with its values in raw_data (little-endian), copied; with
+ * copy false, raw_data refers to the values on little-endian hosts (for
+ * values nothing changes until the model is encoded and written).
+ */
+export function makeFloat32Tensor(name: string, dims: number[], values: Float32Array, copy = true): TensorProto {
+  const le = float32ToLE(values);
+  const bytes = copy ? new Uint8Array(le) : le;
   return createTensor({ name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytes });
 }
 
@@ -905,10 +911,15 @@ function tensorBytes(t: TensorProto, ctx: TensorContext | undefined, want: Want)
  * read only from inside `ctx.modelDir`.
  */
 export function tensorToFloat32(t: TensorProto, ctx?: TensorContext): Float32Array {
+  return runAtOnce(tensorToFloat32Sliced(t, ctx));
+}
+
+/** tensorToFloat32 as sliced work (src/io/slices.ts): the checks first, then the copy in slices. */
+export function* tensorToFloat32Sliced(t: TensorProto, ctx?: TensorContext): Sliced<Float32Array> {
   const { count, bytes } = tensorBytes(t, ctx, WANT_FLOAT32);
-  if (bytes === null) return t.floatData.slice();
+  if (bytes === null) return yield* copyOf(t.floatData);
   const out = new Float32Array(count);
-  copyLE(bytes, 0, out, 4);
+  yield* ranges(count, 4, (start, end) => copyLE(bytes, start * 4, out.subarray(start, end), 4));
   return out;
 }
 

@@ -15,6 +15,7 @@ import { Tokenizer, type TokenizerConfig } from '../data/tokenizer.js';
 import { Vocabulary } from '../data/vocab.js';
 import { FinetuneError } from '../errors.js';
 import { CheckpointMismatchError, SaveError, type TensorMismatch } from '../io/errors.js';
+import { runSliced } from '../io/slices.js';
 import { loadTensorFile, saveTensorFile, type JsonValue, type TypedArray } from '../io/tensorfile.js';
 import { graphParams, inferShapes, type ModelGraph } from '../model/graph.js';
 import type { ProgramState } from '../model/program.js';
@@ -124,7 +125,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   let vocab: Vocabulary;
   let tokenizer: TokenizerConfig;
   try {
-    vocab = Vocabulary.fromTokens(meta.vocab as string[], { pad: specials.pad, unk: specials.unk });
+    vocab = await runSliced(Vocabulary.fromTokensSliced(meta.vocab as string[], { pad: specials.pad, unk: specials.unk }));
     tokenizer = Tokenizer.fromJSON(meta.tokenizer).toJSON();
   } catch (err) {
     throw bad((err as Error).message);

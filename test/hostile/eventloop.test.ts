@@ -60,21 +60,26 @@ beforeAll(async () => {
   await saveCheckpoint(path.join(dir, 'ckpt'), checkpoint);
 });
 
-// FINDINGS (see the report): saveModel encodes the whole ONNX file synchronously (encodeModel, and
-// the finite check over every weight), loadModel is synchronous from readFileSync to the last
-// tensor copy, and saveCheckpoint encodes and hashes synchronously: each blocks the event loop for
-// hundreds of milliseconds: here 240, 220 and 160 ms (630, 440 and 580 ms for 100,000 x 300).
-// loadCheckpoint reads asynchronously and stays under the limit.
+// FINDINGS (see the report): saveModel checked and copied the 60 MB of weights in one piece,
+// loadModel copied every tensor out of the file and indexed the 50,000-token vocabulary in one
+// piece, and saveCheckpoint copied the weights and optimizer moments (180 MB) in one piece.
+// Fixed: the copies, the finite check, the checksums and hashes and the vocabulary index run as
+// sliced work (src/io/slices.ts) that turns the event loop every 5 ms; the files are byte for byte
+// what they were. Longest block, median of 14 runs on two cores shared with other work (load 7-8),
+// before -> after: saveModel 157 -> 35 ms, loadModel 211 -> 42, saveCheckpoint 241 -> 58,
+// loadCheckpoint 81 -> 67. What remains is one-piece work (JSON.parse of the vocabulary, V8's
+// garbage collections) and waits for a CPU: the rare blocks of 100-250 ms under that load are
+// stretches in which the process itself ran for a few milliseconds only.
 // Timings depend on the machine's load, so (like every speed target) these run on demand,
-// FINETUNE_TIMING=1, not in `npm test`; the three `fails` are the open finding above.
+// FINETUNE_TIMING=1, not in `npm test`.
 describe.skipIf(process.env.FINETUNE_TIMING !== '1')('the event loop stays responsive during load and save (60 MB model)', () => {
-  it.fails(`saveModel blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+  it(`saveModel blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
     expect(await longestBlock(() => saveModel(path.join(dir, 'm2.onnx'), model))).toBeLessThan(LIMIT_MS);
   });
-  it.fails(`loadModel blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+  it(`loadModel blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
     expect(await longestBlock(() => loadModel(path.join(dir, 'm.onnx')))).toBeLessThan(LIMIT_MS);
   });
-  it.fails(`saveCheckpoint blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
+  it(`saveCheckpoint blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
     expect(await longestBlock(() => saveCheckpoint(path.join(dir, 'ckpt2'), checkpoint))).toBeLessThan(LIMIT_MS);
   });
   it(`loadCheckpoint blocks the loop less than ${LIMIT_MS} ms at a time`, async () => {
@@ -96,5 +101,19 @@ describe('concurrent saves to one path are serialised', () => {
     expect([...m.params.values()].every((p) => p.every((x) => x === 9))).toBe(true);
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('a large save then a small one: the small, later call wins (the big one copies in slices for longer)', async () => {
+    const file = path.join(dir, 'race2.onnx');
+    const make = (vocabSize: number, value: number, label: string): SavedModel => {
+      const graph = textCNN({ vocabSize, classes: 2, embedDim: 64, widths: [2], maps: 2 });
+      const params = new Map(graphParams(graph).map((p) => [p.name, new Float32Array(p.size).fill(value)]));
+      const tokens = ['<pad>', '<unk>', ...Array.from({ length: vocabSize - 2 }, (_, i) => `w${i}`)];
+      return { graph, params, vocab: Vocabulary.fromTokens(tokens), tokenizer: new Tokenizer().toJSON(), labels: [label, 'x'] };
+    };
+    await Promise.all([saveModel(file, make(100_000, 1, 'big')), saveModel(file, make(10, 2, 'small'))]);
+    const m = await loadModel(file);
+    expect(m.labels[0]).toBe('small');
+    expect(m.vocab.size).toBe(10);
   });
 });

@@ -82,7 +82,7 @@ export async function transpileIoForChild(): Promise<string> {
   const ts = (await import('typescript')).default;
   const out = await tempDir('finetune-io-js-');
   await writeFile(path.join(out, 'package.json'), '{"type":"module"}\n');
-  const files = ['src/errors.ts', 'src/io/errors.ts', 'src/io/crc32.ts', 'src/io/atomic.ts', 'src/io/tensorfile.ts'];
+  const files = ['src/errors.ts', 'src/io/errors.ts', 'src/io/crc32.ts', 'src/io/atomic.ts', 'src/io/slices.ts', 'src/io/tensorfile.ts'];
   for (const rel of files) {
     const source = await readFile(path.join(repoRoot, rel), 'utf8');
     const js = ts.transpileModule(source, {
