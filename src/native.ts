@@ -3,7 +3,7 @@
  * loads `prebuilds/<platform>-<arch>/` or `build/Release/` through
  * node-gyp-build, and describes the addon's functions with types.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,9 +242,10 @@ let cachedCuda: CudaAddon | null | undefined;
 export function loadCuda(): CudaAddon | null {
   if (cachedCuda !== undefined) return cachedCuda;
   const root = packageRoot();
-  const file = [join(root, 'build', 'cuda', 'finetune_cuda.node'), join(root, 'build-cuda', 'cuda', 'finetune_cuda.node')].find(
-    (f) => existsSync(f),
-  );
+  // `npm install` builds into build/, `npm run build:cuda` into build-cuda/: the newer one is the one just built.
+  const file = [join(root, 'build', 'cuda', 'finetune_cuda.node'), join(root, 'build-cuda', 'cuda', 'finetune_cuda.node')]
+    .filter((f) => existsSync(f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   if (!file) {
     cachedCuda = null;
     return null;
