@@ -3,7 +3,7 @@
  * loads `prebuilds/<platform>-<arch>/` or `build/Release/` through
  * node-gyp-build, and describes the addon's functions with types.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +130,19 @@ export interface NativeKernels {
     nesterov?: boolean;
     firstStep?: boolean;
   }): void;
+  /** torch.optim.Adadelta; defaults lr 1, rho 0.9, eps 1e-6. */
+  adadeltaUpdate(a: {
+    param: Float32Array;
+    grad: Float32Array;
+    squareAvg: Float32Array;
+    accDelta: Float32Array;
+    lr?: number;
+    rho?: number;
+    eps?: number;
+    weightDecay?: number;
+  }): void;
+  /** Rescales each row of weight [rows, cols] whose L2 norm exceeds maxNorm to that norm. */
+  maxNormRows(a: { weight: Float32Array; rows: number; cols: number; maxNorm: number }): void;
   /** Returns the global L2 norm before clipping. */
   clipGradNorm(a: { grads: Float32Array[]; maxNorm: number }): number;
 }
@@ -152,7 +165,7 @@ export interface NativeAddon {
   getThreads(): number;
   /** FMA-bound loop of the current path on every pool thread: the FLOP/s peak. */
   measurePeak(a?: { seconds?: number }): { gflops: number; threads: number; path: KernelPath };
-  /** Large memcpy over the pool's threads; GB/s counting bytes read plus written. */
+  /** dst += src over two large buffers on the pool's threads (in place, as the optimizers): GB/s counting bytes read plus written. */
   measureBandwidth(a?: { megabytes?: number; repeats?: number }): { gbps: number; threads: number };
 }
 
@@ -229,9 +242,10 @@ let cachedCuda: CudaAddon | null | undefined;
 export function loadCuda(): CudaAddon | null {
   if (cachedCuda !== undefined) return cachedCuda;
   const root = packageRoot();
-  const file = [join(root, 'build', 'cuda', 'finetune_cuda.node'), join(root, 'build-cuda', 'cuda', 'finetune_cuda.node')].find(
-    (f) => existsSync(f),
-  );
+  // `npm install` builds into build/, `npm run build:cuda` into build-cuda/: the newer one is the one just built.
+  const file = [join(root, 'build', 'cuda', 'finetune_cuda.node'), join(root, 'build-cuda', 'cuda', 'finetune_cuda.node')]
+    .filter((f) => existsSync(f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   if (!file) {
     cachedCuda = null;
     return null;

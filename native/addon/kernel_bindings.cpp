@@ -72,8 +72,8 @@ cpu::Conv1dShape convShape(Args& a) {
   s.inChannels = a.size("inChannels", 1);
   s.outChannels = a.size("outChannels", 1);
   s.width = a.size("width", 1);
-  s.padLeft = a.sizeOr("padLeft", 0, 0, s.width - 1);
-  s.padRight = a.sizeOr("padRight", 0, 0, s.width - 1);
+  s.padLeft = a.sizeOr("padLeft", 0, 0, cpu::kMaxConvPadding);
+  s.padRight = a.sizeOr("padRight", 0, 0, cpu::kMaxConvPadding);
   if (s.length + s.padLeft + s.padRight < s.width) {
     a.rangeError("length + padLeft + padRight (" + std::to_string(s.length + s.padLeft + s.padRight) +
                  ") must be at least the kernel width " + std::to_string(s.width) +
@@ -391,6 +391,31 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AdadeltaUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "adadeltaUpdate");
+  size_t n = 0;
+  float* param = a.floatsAnyLength("param", n);
+  const float* grad = a.floats("grad", n);
+  float* squareAvg = a.floats("squareAvg", n);
+  float* accDelta = a.floats("accDelta", n);
+  cpu::AdadeltaConfig cfg{};
+  cfg.lr = a.numberOr("lr", 1.0, 0.0, kInf);
+  cfg.rho = a.numberOr("rho", 0.9, 0.0, 1.0);
+  cfg.eps = a.numberOr("eps", 1e-6, 0.0, kInf);
+  cfg.weightDecay = a.numberOr("weightDecay", 0.0, 0.0, kInf);
+  cpu::adadeltaUpdate(cfg, param, grad, squareAvg, accDelta, n);
+  return info.Env().Undefined();
+}
+
+Napi::Value MaxNormRows(const Napi::CallbackInfo& info) {
+  Args a(info, "maxNormRows");
+  const size_t rows = a.size("rows");
+  const size_t cols = a.size("cols");
+  float* weight = a.floats("weight", rows * cols);
+  cpu::maxNormRows(weight, rows, cols, a.number("maxNorm", 0.0, kInf));
+  return info.Env().Undefined();
+}
+
 Napi::Value ClipGradNorm(const Napi::CallbackInfo& info) {
   Args a(info, "clipGradNorm");
   Napi::Array list = a.array("grads");
@@ -435,6 +460,8 @@ void registerKernelBindings(Napi::Env env, Napi::Object exports) {
       {"softmaxCrossEntropy", SoftmaxCrossEntropy},
       {"adamUpdate", AdamUpdate},
       {"sgdUpdate", SgdUpdate},
+      {"adadeltaUpdate", AdadeltaUpdate},
+      {"maxNormRows", MaxNormRows},
       {"clipGradNorm", ClipGradNorm},
   };
   Napi::Object kernels = Napi::Object::New(env);

@@ -136,14 +136,16 @@ void parseBatch(Napi::Env env, const Napi::Value& value, bool needLabels, BatchB
 runtime::StepConfig parseStepConfig(Napi::Env env, const Napi::Value& value, size_t groups) {
   Args a(env, value, "trainStep config");
   runtime::StepConfig cfg;
-  cfg.optimizer = static_cast<runtime::OptimizerKind>(a.integerOr("optimizer", 0, 0, 2));
+  cfg.optimizer = static_cast<runtime::OptimizerKind>(a.integerOr("optimizer", 0, 0, 3));
   cfg.beta1 = a.numberOr("beta1", 0.9, 0.0, 1.0 - 1e-12);
   cfg.beta2 = a.numberOr("beta2", 0.999, 0.0, 1.0 - 1e-12);
-  cfg.eps = a.numberOr("eps", 1e-8, 0.0, kInf);
+  cfg.eps = a.numberOr("eps", cfg.optimizer == runtime::OptimizerKind::Adadelta ? 1e-6 : 1e-8, 0.0, kInf);
+  cfg.rho = a.numberOr("rho", 0.9, 0.0, 1.0);
   cfg.momentum = a.numberOr("momentum", 0.0, 0.0, kInf);
   cfg.dampening = a.numberOr("dampening", 0.0, 0.0, 1.0);
   cfg.nesterov = a.flag("nesterov", false);
   cfg.maxGradNorm = a.numberOr("maxGradNorm", 0.0, 0.0, kInf);
+  cfg.maxNorm = a.numberOr("maxNorm", 0.0, 0.0, kInf);
   cfg.sparseEmbedding = a.flag("sparseEmbedding", false);
   Napi::Array list = a.array("groups");
   if (list.Length() != groups) a.rangeError("Expected " + std::to_string(groups) + " entries in groups but received " + std::to_string(list.Length()));

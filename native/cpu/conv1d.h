@@ -11,13 +11,16 @@
 
 namespace ft::cpu {
 
+// Largest padding on either side (Kim 2014 pads width-1 of the widest filter).
+constexpr size_t kMaxConvPadding = 1024;
+
 struct Conv1dShape {
   size_t batch;
   size_t length;       // input time steps
   size_t inChannels;
   size_t outChannels;
   size_t width;        // kernel width
-  size_t padLeft;      // zeros before the first step ("same": (width-1)/2)
+  size_t padLeft;      // zeros before the first step ("same": (width-1)/2; may exceed width-1)
   size_t padRight;     // zeros after the last step ("same": width-1-padLeft)
   // Output steps; the caller guarantees length + padLeft + padRight >= width.
   size_t outLength() const { return length + padLeft + padRight - width + 1; }

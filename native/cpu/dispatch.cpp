@@ -20,7 +20,9 @@ namespace ft::cpu {
 namespace {
 
 double scalarPeakFlops(double seconds);
-void scalarCopy(float* dst, const float* src, size_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void scalarStreamAdd(float* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
 
 const KernelTable kScalarTable = {
     "scalar",
@@ -35,9 +37,10 @@ const KernelTable kScalarTable = {
     scalar::embeddingBackward,
     scalar::adamUpdate,
     scalar::sgdUpdate,
+    scalar::adadeltaUpdate,
     scalar::sumOfSquares,
     scalar::scale,
-    scalarCopy,
+    scalarStreamAdd,
     scalarPeakFlops,
 };
 
@@ -159,7 +162,22 @@ void conv1dForward(const Conv1dShape& s, const float* x, const float* weight, co
   kernelTable().conv1dForward(s, x, weight, bias, y);
 }
 void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* weight, float* dx) {
-  kernelTable().conv1dBackwardInput(s, dy, weight, dx);
+  const size_t K = s.width;
+  if ((s.padLeft < K && s.padRight < K) || s.length == 0) {
+    kernelTable().conv1dBackwardInput(s, dy, weight, dx);
+    return;
+  }
+  // Padding beyond width-1 adds outputs whose windows hold no input step; they
+  // send no gradient to x. Skipping them leaves padding below the width, the
+  // case every path handles, at the price of one call per batch entry.
+  Conv1dShape one = s;
+  one.batch = 1;
+  one.padLeft = std::min(s.padLeft, K - 1);
+  one.padRight = std::min(s.padRight, K - 1);
+  const size_t T = s.outLength(), skip = s.padLeft - one.padLeft;
+  for (size_t b = 0; b < s.batch; ++b) {
+    kernelTable().conv1dBackwardInput(one, dy + (b * T + skip) * s.outChannels, weight, dx + b * s.length * s.inChannels);
+  }
 }
 void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dWeight) {
   kernelTable().conv1dBackwardWeight(s, x, dy, dWeight);
@@ -190,6 +208,10 @@ void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* 
 void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
                size_t n) {
   kernelTable().sgdUpdate(cfg, firstStep, param, grad, momentumBuffer, n);
+}
+void adadeltaUpdate(const AdadeltaConfig& cfg, float* param, const float* grad, float* squareAvg, float* accDelta,
+                    size_t n) {
+  kernelTable().adadeltaUpdate(cfg, param, grad, squareAvg, accDelta, n);
 }
 double sumOfSquares(const float* x, size_t n) { return kernelTable().sumOfSquares(x, n); }
 

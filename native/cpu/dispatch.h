@@ -34,10 +34,13 @@ struct KernelTable {
   void (*embeddingBackward)(const int32_t*, size_t, const float*, size_t, int64_t, float*);
   void (*adamUpdate)(const AdamConfig&, int64_t, float*, const float*, float*, float*, size_t);
   void (*sgdUpdate)(const SgdConfig&, bool, float*, const float*, float*, size_t);
+  void (*adadeltaUpdate)(const AdadeltaConfig&, float*, const float*, float*, float*, size_t);
   double (*sumOfSquares)(const float*, size_t);
   void (*scale)(float*, size_t, float);
-  // dst = src, vectorised and threaded (the benchmark's bandwidth reference).
-  void (*copy)(float*, const float*, size_t);
+  // dst += src, vectorised and threaded: the benchmark's bandwidth reference.
+  // In place, as the optimizers are, so every byte moved is a byte counted (a
+  // plain copy also reads each destination line before writing it).
+  void (*streamAdd)(float*, const float*, size_t);
   // FLOP/s of an FMA-bound loop on the calling thread (peak measurement).
   double (*peakFlops)(double seconds);
 };

@@ -52,6 +52,23 @@ void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* 
   }
 }
 
+void adadeltaUpdate(const AdadeltaConfig& cfg, float* param, const float* grad, float* squareAvg, float* accDelta,
+                    size_t n) {
+  const float rho = static_cast<float>(cfg.rho);
+  const float oneMinusRho = static_cast<float>(1.0 - cfg.rho);
+  const float eps = static_cast<float>(cfg.eps);
+  const float wd = static_cast<float>(cfg.weightDecay);
+  const float negLr = static_cast<float>(-cfg.lr);
+  for (size_t i = 0; i < n; ++i) {
+    float g = grad[i];
+    if (cfg.weightDecay != 0.0) g += wd * param[i];
+    squareAvg[i] = squareAvg[i] * rho + oneMinusRho * g * g;
+    const float delta = std::sqrt(accDelta[i] + eps) / std::sqrt(squareAvg[i] + eps) * g;
+    accDelta[i] = accDelta[i] * rho + oneMinusRho * delta * delta;
+    param[i] += negLr * delta;
+  }
+}
+
 double sumOfSquares(const float* x, size_t n) {
   double s = 0.0;
   for (size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
@@ -80,6 +97,20 @@ void sparseAdamRows(const AdamConfig& cfg, int64_t step, float* param, const flo
       m[i] += (g - m[i]) * oneMinusBeta1;
       v[i] += (g * g - v[i]) * oneMinusBeta2;
       param[i] += negStepSize * (m[i] / (std::sqrt(v[i]) + eps));
+    }
+  }
+}
+
+// A few rows of a classifier head per step: not a hot loop.
+void maxNormRows(float* weight, size_t rows, size_t cols, double maxNorm) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = weight + r * cols;
+    double s = 0.0;
+    for (size_t i = 0; i < cols; ++i) s += static_cast<double>(row[i]) * row[i];
+    const double norm = std::sqrt(s);
+    if (norm > maxNorm) {
+      const float f = static_cast<float>(maxNorm / norm);
+      for (size_t i = 0; i < cols; ++i) row[i] *= f;
     }
   }
 }

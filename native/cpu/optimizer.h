@@ -31,6 +31,23 @@ struct SgdConfig {
 void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
                size_t n);
 
+struct AdadeltaConfig {
+  double lr;           // torch's default 1.0: the step is the ratio of the two running RMS
+  double rho;
+  double eps;
+  double weightDecay;  // L2, added to the gradient
+};
+
+// One Adadelta step (Zeiler 2012, as torch.optim.Adadelta): squareAvg holds the
+// running mean of g^2, accDelta that of the updates' squares.
+void adadeltaUpdate(const AdadeltaConfig& cfg, float* param, const float* grad, float* squareAvg, float* accDelta,
+                    size_t n);
+
+// Max-norm constraint (Kim 2014, after Hinton et al. 2012): each of the
+// `rows` rows of a [rows, cols] weight whose L2 norm exceeds maxNorm is
+// rescaled to norm maxNorm. Row norms summed in double, in order.
+void maxNormRows(float* weight, size_t rows, size_t cols, double maxNorm);
+
 // torch.optim.SparseAdam on the listed rows of a [rows, dim] parameter (the
 // embedding rows a batch touched); other rows, and their moments, are left
 // alone. eps is added to sqrt(v) before bias correction, which SparseAdam
@@ -47,12 +64,14 @@ double sumOfSquares(const float* x, size_t n);
 double clipGradNorm(float* const* grads, const size_t* sizes, size_t count, double maxNorm);
 
 // Scalar references (optimizer.cpp); the functions above dispatch
-// (cpu/dispatch.h). The fast Adam and SGD do the same float operations in
+// (cpu/dispatch.h). The fast Adam, Adadelta and SGD do the same float operations in
 // the same order, so they match these bit for bit.
 namespace scalar {
 void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t n);
 void sgdUpdate(const SgdConfig& cfg, bool firstStep, float* param, const float* grad, float* momentumBuffer,
                size_t n);
+void adadeltaUpdate(const AdadeltaConfig& cfg, float* param, const float* grad, float* squareAvg, float* accDelta,
+                    size_t n);
 double sumOfSquares(const float* x, size_t n);
 void scale(float* x, size_t n, float factor);
 }  // namespace scalar

@@ -87,6 +87,10 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   // Producers and consumers; shapes checked op by op.
   std::vector<int32_t> producer(nt, -1);
   consumers_.assign(nt, {});
+  // Per sequence tensor: whether the steps between packed rows hold zeros,
+  // and how far past its input length a row extends (padded convolutions).
+  std::vector<uint8_t> zeroGaps(nt, 0);
+  std::vector<long> reach(nt, 0);
   auto tensor = [&](int32_t i, size_t opIndex) -> const TensorSpec& {
     if (i < 0 || static_cast<size_t>(i) >= nt) fail("op " + std::to_string(opIndex) + " refers to tensor " + std::to_string(i));
     return spec_.tensors[static_cast<size_t>(i)];
@@ -115,19 +119,38 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
         if (out.channels == 0 || paramSize(op, 0) % out.channels != 0) fail(where + ": weight size is not a multiple of the dimension");
         if (op.paddingIdx >= static_cast<int64_t>(paramSize(op, 0) / out.channels)) fail(where + ": padding index outside the vocabulary");
         if (o != 0) fail(where + ": the embedding must be the first op");
+        zeroGaps[static_cast<size_t>(op.output)] = true;
         vocab_ = paramSize(op, 0) / out.channels;
         break;
       case OpType::Conv1d:
         if (in.kind != TensorKind::Sequence || out.kind != TensorKind::Sequence) fail(where + ": expects a sequence in and out");
-        if (op.width == 0 || op.padLeft + op.padRight > op.width - 1) fail(where + ": padding must be less than the width");
+        if (op.width == 0 || op.padLeft > cpu::kMaxConvPadding || op.padRight > cpu::kMaxConvPadding) {
+          fail(where + ": padding must be at most " + std::to_string(cpu::kMaxConvPadding) + " on each side");
+        }
         if (paramSize(op, 0) != out.channels * op.width * in.channels) fail(where + ": weight size does not match [out, width, in]");
         if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
-        minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
-        gap_ = std::max(gap_, std::max(op.padLeft, op.padRight));
+        if (op.width > op.padLeft + op.padRight) minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
+        // Padding comes from the zero steps between packed rows, so only a
+        // tensor whose gaps are still zero may be read with padding.
+        if ((op.padLeft || op.padRight) && !zeroGaps[static_cast<size_t>(op.inputs[0])]) {
+          fail(where + ": a padded convolution must read the embedding (directly or through dropout), whose steps between texts are zero");
+        }
+        {
+          // Zero steps between packed rows: enough for each side's padding,
+          // and for a row's output, longer than its input by
+          // padLeft + padRight - width + 1, to end before the next row starts.
+          const long grown = reach[static_cast<size_t>(op.inputs[0])] + static_cast<long>(op.padLeft + op.padRight) -
+                             static_cast<long>(op.width) + 1;
+          reach[static_cast<size_t>(op.output)] = std::max(grown, 0L);
+          gap_ = std::max({gap_, op.padLeft, op.padRight, static_cast<size_t>(std::max(grown, 0L))});
+        }
         break;
       case OpType::Activation:
       case OpType::Dropout:
         if (in.kind != out.kind || in.channels != out.channels) fail(where + ": output shape must equal input shape");
+        reach[static_cast<size_t>(op.output)] = reach[static_cast<size_t>(op.inputs[0])];
+        // Dropout keeps zeros zero; an activation may not (sigmoid(0) = 0.5).
+        zeroGaps[static_cast<size_t>(op.output)] = op.type == OpType::Dropout && zeroGaps[static_cast<size_t>(op.inputs[0])];
         if (op.type == OpType::Dropout && !(op.dropout >= 0.0 && op.dropout < 1.0)) fail(where + ": dropout must be in [0, 1)");
         break;
       case OpType::MaxOverTime:
@@ -183,14 +206,15 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   long double actFloats = 0.0L;  // in long double: the size_t products may overflow for absurd specs
   for (size_t t = 1; t < nt; ++t) {
     const TensorSpec& ts = spec_.tensors[t];
-    const long double rows = static_cast<long double>(spec_.maxBatch) * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1);
+    const long double rows = ts.kind == TensorKind::Sequence ? static_cast<long double>(spec_.maxBatch) * (spec_.maxLength + gap_) + gap_ : spec_.maxBatch;
     actFloats += rows * static_cast<long double>(ts.channels);
   }
   checkBudget(16.0L * static_cast<long double>(total) + 8.0L * actFloats,
               "the program (parameters, moments, activations and their gradients for the largest batch)");
   for (size_t t = 1; t < nt; ++t) {
     const TensorSpec& ts = spec_.tensors[t];
-    sizes[t] = spec_.maxBatch * (ts.kind == TensorKind::Sequence ? spec_.maxLength + gap_ : 1) * ts.channels;
+    // A sequence's last row may run past the packed input by up to gap_ steps (padded convolutions).
+    sizes[t] = (ts.kind == TensorKind::Sequence ? spec_.maxBatch * (spec_.maxLength + gap_) + gap_ : spec_.maxBatch) * ts.channels;
   }
   std::vector<int32_t> viewOf(nt, -1);
   std::vector<size_t> viewColumn(nt, 0);
@@ -230,10 +254,32 @@ Program::Program(ProgramSpec spec) : spec_(std::move(spec)), params_(std::make_s
   }
   dropoutMasks_.assign(masks, 0);
   argmax_.assign(argmax, 0);
+  fuseActivationsIntoPooling();
   lossGrad_.assign(spec_.maxBatch * classes_, 0.0f);
   rowLengths_.assign(spec_.maxBatch, 0);
   rowStart_.assign(spec_.maxBatch, 0);
   updateGradientFlags();
+}
+
+void Program::fuseActivationsIntoPooling() {
+  fusedActivation_.assign(spec_.ops.size(), -1);
+  skipped_.assign(spec_.ops.size(), 0);
+  for (size_t a = 0; a < spec_.ops.size(); ++a) {
+    const OpSpec& act = spec_.ops[a];
+    if (act.type != OpType::Activation) continue;
+    // Non-decreasing, with a derivative computable from the output alone (the
+    // pooled output is all that is kept): relu and leaky relu (slope >= 0)
+    // have f'(x) = f'(f(x)) in their sign test, tanh and sigmoid use f(x).
+    const bool monotone = act.activation == cpu::Activation::Identity || act.activation == cpu::Activation::Relu ||
+                          act.activation == cpu::Activation::Tanh || act.activation == cpu::Activation::Sigmoid ||
+                          (act.activation == cpu::Activation::LeakyRelu && act.slope >= 0.0f);
+    const std::vector<int32_t>& users = consumers_[static_cast<size_t>(act.output)];
+    if (!monotone || users.size() != 1 || spec_.ops[static_cast<size_t>(users[0])].type != OpType::MaxOverTime) continue;
+    if (spec_.tensors[static_cast<size_t>(act.inputs[0])].kind != TensorKind::Sequence) continue;
+    fusedActivation_[static_cast<size_t>(users[0])] = static_cast<int32_t>(a);
+    skipped_[a] = 1;
+    buffers_[static_cast<size_t>(act.output)].unused = true;
+  }
 }
 
 // A tensor needs a gradient when a trainable parameter lies upstream of it.
@@ -332,10 +378,14 @@ void Program::forward(const BatchView& b, bool training) {
   computeValidSteps(b);
   const size_t B = b.batch;
   for (size_t o = 0; o < spec_.ops.size(); ++o) {
+    if (skipped_[o]) continue;
     const OpSpec& op = spec_.ops[o];
-    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    const int32_t fused = fusedActivation_[o];
+    // A fused pooling reads what its activation would have read.
+    const int32_t source = fused >= 0 ? spec_.ops[static_cast<size_t>(fused)].inputs[0] : op.inputs[0];
+    Buffer& in = buffers_[static_cast<size_t>(source)];
     Buffer& out = buffers_[static_cast<size_t>(op.output)];
-    const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    const TensorSpec& it = spec_.tensors[static_cast<size_t>(source)];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
     const size_t n = (ot.kind == TensorKind::Sequence ? out.steps : B) * ot.channels;
     switch (op.type) {
@@ -362,6 +412,11 @@ void Program::forward(const BatchView& b, bool training) {
         for (size_t r = 0; r < B; ++r) {
           cpu::maxOverTimeForward(in.data + rowStart_[r] * C, 1, static_cast<size_t>(in.validSteps[r]), C, nullptr,
                                   out.data + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[o] + r * C);
+          if (fused >= 0) {
+            const OpSpec& act = spec_.ops[static_cast<size_t>(fused)];
+            float* y = out.data + r * out.stride + out.offset;
+            cpu::activationForward(act.activation, act.slope, y, y, C);
+          }
         }
         break;
       }
@@ -395,7 +450,7 @@ void Program::backward(const BatchView& b) {
   // Input gradients accumulate where a tensor has several consumers.
   for (size_t t = 1; t < buffers_.size(); ++t) {
     Buffer& buf = buffers_[t];
-    if (!buf.needsGrad || buf.offset != 0) continue;
+    if (!buf.needsGrad || buf.offset != 0 || buf.unused) continue;
     const TensorSpec& ts = spec_.tensors[t];
     const size_t n = (ts.kind == TensorKind::Sequence ? buf.steps : B) * buf.stride;
     std::memset(buf.grad, 0, n * sizeof(float));
@@ -404,11 +459,14 @@ void Program::backward(const BatchView& b) {
   std::memcpy(logits.grad, lossGrad_.data(), B * classes_ * sizeof(float));
 
   for (size_t k = spec_.ops.size(); k-- > 0;) {
+    if (skipped_[k]) continue;
     const OpSpec& op = spec_.ops[k];
-    Buffer& in = buffers_[static_cast<size_t>(op.inputs[0])];
+    const int32_t fused = fusedActivation_[k];
+    const int32_t source = fused >= 0 ? spec_.ops[static_cast<size_t>(fused)].inputs[0] : op.inputs[0];
+    Buffer& in = buffers_[static_cast<size_t>(source)];
     Buffer& out = buffers_[static_cast<size_t>(op.output)];
     if (!out.needsGrad) continue;
-    const TensorSpec& it = spec_.tensors[static_cast<size_t>(op.inputs[0])];
+    const TensorSpec& it = spec_.tensors[static_cast<size_t>(source)];
     const TensorSpec& ot = spec_.tensors[static_cast<size_t>(op.output)];
     const size_t n = (ot.kind == TensorKind::Sequence ? out.steps : B) * ot.channels;
     switch (op.type) {
@@ -437,6 +495,13 @@ void Program::backward(const BatchView& b) {
         if (in.needsGrad) {
           const size_t C = it.channels;
           for (size_t r = 0; r < B; ++r) {
+            if (fused >= 0) {
+              // f' from the pooled output, in place on the pooled gradient (only this op reads it).
+              const OpSpec& act = spec_.ops[static_cast<size_t>(fused)];
+              const float* y = out.data + r * out.stride + out.offset;
+              float* g = out.grad + r * out.stride + out.offset;
+              cpu::activationBackward(act.activation, act.slope, y, y, g, g, C);
+            }
             cpu::maxOverTimeBackward(out.grad + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[k] + r * C, 1,
                                      static_cast<size_t>(in.validSteps[r]), C, in.grad + rowStart_[r] * C);
           }
@@ -567,12 +632,23 @@ StepResult Program::trainStep(const BatchView& b, const StepConfig& cfg) {
       cpu::AdamConfig a{h.lr, cfg.beta1, cfg.beta2, cfg.eps, 0.0, false};
       cpu::sparseAdamRows(a, t, w, grads_.data() + off, m_.data() + off, v_.data() + off, dim, touchedRows_.data(),
                           touchedRows_.size());
+    } else if (cfg.optimizer == OptimizerKind::Adadelta) {
+      cpu::AdadeltaConfig a{h.lr, cfg.rho, cfg.eps, h.weightDecay};
+      cpu::adadeltaUpdate(a, w, grads_.data() + off, m_.data() + off, v_.data() + off, n);
     } else if (cfg.optimizer == OptimizerKind::Sgd) {
       cpu::SgdConfig s{h.lr, cfg.momentum, cfg.dampening, h.weightDecay, cfg.nesterov};
       cpu::sgdUpdate(s, t == 1, w, grads_.data() + off, m_.data() + off, n);
     } else {
       cpu::AdamConfig a{h.lr, cfg.beta1, cfg.beta2, cfg.eps, h.weightDecay, cfg.optimizer == OptimizerKind::AdamW};
       cpu::adamUpdate(a, t, w, grads_.data() + off, m_.data() + off, v_.data() + off, n);
+    }
+  }
+  if (cfg.maxNorm > 0.0) {
+    for (const OpSpec& op : spec_.ops) {
+      if (op.type != OpType::Linear || !trainable(op.params[0])) continue;
+      const size_t rows = spec_.tensors[static_cast<size_t>(op.output)].channels;
+      const size_t cols = spec_.params[static_cast<size_t>(op.params[0])].size / rows;
+      cpu::maxNormRows(param(op.params[0]), rows, cols, cfg.maxNorm);
     }
   }
   return result;

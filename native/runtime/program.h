@@ -63,7 +63,7 @@ struct ProgramSpec {
   std::vector<float> classWeights;  // empty: unweighted
 };
 
-enum class OptimizerKind : int32_t { Adam = 0, AdamW = 1, Sgd = 2 };
+enum class OptimizerKind : int32_t { Adam = 0, AdamW = 1, Sgd = 2, Adadelta = 3 };
 
 struct GroupHyper {
   double lr;
@@ -73,9 +73,13 @@ struct GroupHyper {
 struct StepConfig {
   OptimizerKind optimizer = OptimizerKind::Adam;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double rho = 0.9;  // Adadelta
   double momentum = 0.0, dampening = 0.0;
   bool nesterov = false;
   double maxGradNorm = 0.0;  // 0: no clipping
+  // Max-norm constraint on every trainable linear layer's weight rows (one
+  // per output unit), applied after the update; 0: none. Kim (2014) uses 3.
+  double maxNorm = 0.0;
   // Lazy embedding updates (torch.optim.SparseAdam): only the rows a batch
   // touched change, moments included. Needs optimizer Adam, no weight decay.
   bool sparseEmbedding = false;
@@ -160,12 +164,14 @@ class Program {
     bool needsGrad = false;
     std::vector<int32_t> validSteps;  // per row, for Sequence tensors
     size_t steps = 0;                 // packed steps of the batch (Sequence)
+    bool unused = false;              // the output of an activation fused into its max pooling
   };
 
   void forward(const BatchView& b, bool training);
   void backward(const BatchView& b);
   void computeValidSteps(const BatchView& b);
   void updateGradientFlags();
+  void fuseActivationsIntoPooling();
   float* param(int32_t index) { return params_->values.data() + paramOffsets_[static_cast<size_t>(index)]; }
   float* grad(int32_t index) { return grads_.data() + paramOffsets_[static_cast<size_t>(index)]; }
   bool trainable(int32_t index) const { return !spec_.params[static_cast<size_t>(index)].frozen; }
@@ -192,6 +198,12 @@ class Program {
   std::vector<int64_t> paramSteps_;
   int64_t steps_ = 0;  // optimizer steps taken (skipped ones not counted)
   std::vector<std::vector<int32_t>> consumers_;
+  // A monotone activation whose only consumer is a max pooling commutes with
+  // it: max f(x) = f(max x). The pooling then reads the activation's input and
+  // applies f to the pooled [batch, channels] only, saving two passes over the
+  // sequence. Per op: the activation op fused into this pooling op, or -1.
+  std::vector<int32_t> fusedActivation_;
+  std::vector<uint8_t> skipped_;  // ops whose work a fused pooling does
   cpu::RandomState random_{0, 0};
 };
 

@@ -1,3 +1,4 @@
+import { MAX_CONV_PADDING, type TextCNNOptions } from '../model/graph.js';
 import { parseEmbeddingInit, type EmbeddingInit } from '../model/init.js';
 import { importOnnxFile } from '../onnx/import.js';
 import { saveModel } from '../onnx/model-file.js';
@@ -30,11 +31,13 @@ const SPEC: OptionSpec = {
   'max-vocab': { type: 'string', help: 'keep at most this many tokens', value: 'N' },
   epochs: { type: 'string', default: '10', help: 'passes over the training data', value: 'N' },
   'batch-size': { type: 'string', default: '50', help: 'examples per step', value: 'N' },
-  lr: { type: 'string', default: '0.001', help: 'learning rate', value: 'X' },
-  optimizer: { type: 'string', default: 'adam', help: 'adam, adamw or sgd', value: 'NAME' },
+  lr: { type: 'string', help: 'learning rate (default: 0.001; 1 with adadelta)', value: 'X' },
+  optimizer: { type: 'string', default: 'adam', help: 'adam, adamw, sgd or adadelta (Kim 2014: adadelta, --rho 0.95, --max-norm 3)', value: 'NAME' },
+  rho: { type: 'string', default: '0.9', help: "adadelta's decay of its running averages", value: 'X' },
   'weight-decay': { type: 'string', default: '0', help: 'L2 (adam, sgd) or decoupled (adamw) weight decay', value: 'X' },
   momentum: { type: 'string', default: '0', help: 'SGD momentum', value: 'X' },
   clip: { type: 'string', help: 'clip the global gradient norm to this', value: 'X' },
+  'max-norm': { type: 'string', help: "rescale each linear layer's weight rows to at most this L2 norm after every step (Kim 2014: 3)", value: 'X' },
   'sparse-embedding': { type: 'boolean', help: 'lazy embedding updates (SparseAdam: only rows in the batch change); faster on large vocabularies, needs --optimizer adam' },
   schedule: { type: 'string', default: 'constant', help: 'constant, cosine, linear, step:N[:gamma] (every N steps) or plateau', value: 'NAME' },
   warmup: { type: 'string', default: '0', help: 'linear warm-up steps', value: 'N' },
@@ -48,6 +51,7 @@ const SPEC: OptionSpec = {
   dropout: { type: 'string', default: '0.5', help: 'dropout before each linear layer', value: 'P' },
   hidden: { type: 'string', help: 'hidden linear layers before the classifier, e.g. 128,64', value: 'N,...' },
   pool: { type: 'string', default: 'max', help: 'max or mean over time', value: 'NAME' },
+  'conv-padding': { type: 'string', default: 'valid', help: "zeros around each text before the convolutions: valid (none), same, kim (the widest filter's width-1 on each side, Kim 2014) or a number", value: 'MODE' },
   'max-length': { type: 'string', default: '256', help: 'longest text in tokens (longer ones are cut)', value: 'N' },
   bucket: { type: 'boolean', help: 'batch texts of similar length together (less padding, faster)' },
   padding: { type: 'string', default: 'per-row', help: 'per-row (a text never depends on its batch) or batch (PyTorch-compatible)', value: 'MODE' },
@@ -79,6 +83,12 @@ function schedule(v: string | undefined): ScheduleSpec | undefined {
   const m = /^step:(\d+)(?::([\d.]+))?$/.exec(v);
   if (m) return { type: 'step', stepSize: Number(m[1]), gamma: m[2] ? Number(m[2]) : 0.1 };
   throw new UsageError(`--schedule must be constant, cosine, linear, plateau or step:N[:gamma], got '${v}'`);
+}
+
+function convPadding(v: string | boolean | undefined): TextCNNOptions['padding'] {
+  if (v === undefined || v === 'valid' || v === 'same' || v === 'kim') return v;
+  if (typeof v === 'string' && /^\d+$/.test(v.trim())) return intOption('conv-padding', v, 0, MAX_CONV_PADDING);
+  throw new UsageError(`--conv-padding expects valid, same, kim or a number of zeros from 0 to ${MAX_CONV_PADDING}, got '${String(v)}'`);
 }
 
 export async function runTrain(argv: string[]): Promise<number> {
@@ -128,6 +138,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     dropout: numberOption('dropout', v.dropout, 0, 0.99),
     hidden: listOption('hidden', v.hidden),
     pool: choiceOption('pool', v.pool, ['max', 'mean'] as const),
+    padding: convPadding(v['conv-padding']),
   };
   const options: TrainRunOptions = {
     train: trainFile,
@@ -148,11 +159,13 @@ export async function runTrain(argv: string[]): Promise<number> {
     maxLength: intOption('max-length', v['max-length'], 1),
     epochs: v.resume && !argv.includes('--epochs') ? undefined : intOption('epochs', v.epochs, 0),
     batchSize: intOption('batch-size', v['batch-size'], 1, 1 << 16),
-    optimizer: choiceOption('optimizer', v.optimizer, ['adam', 'adamw', 'sgd'] as const),
+    optimizer: choiceOption('optimizer', v.optimizer, ['adam', 'adamw', 'sgd', 'adadelta'] as const),
     lr: numberOption('lr', v.lr, 0),
     weightDecay: numberOption('weight-decay', v['weight-decay'], 0),
     momentum: numberOption('momentum', v.momentum, 0),
+    rho: numberOption('rho', v.rho, 0, 1),
     maxGradNorm: numberOption('clip', v.clip, 0),
+    maxNorm: numberOption('max-norm', v['max-norm'], 0),
     sparseEmbedding: Boolean(v['sparse-embedding']),
     schedule: schedule(v.schedule as string | undefined),
     warmupSteps: intOption('warmup', v.warmup, 0),

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { DataEmptyError } from './errors.js';
 import { LabelMap, LabelMapBuilder } from './labels.js';
 import { Rng } from './random.js';
@@ -98,6 +99,27 @@ export class EncodedDatasetBuilder {
     this.ids = r.ids;
     this.nTokens += r.length;
     this.finish(label, line);
+  }
+
+  /**
+   * Appends one example whose ids are, for now, a counter's entry indices
+   * ({@link TokenCounter.addTextRecording}); {@link mapIds} turns them into
+   * vocabulary ids once the vocabulary exists.
+   */
+  addCounted(normalized: string, counter: TokenCounter, maxTokens: number, label: number, line = 0): void {
+    this.reserve(0);
+    const r = counter.addTextRecording(normalized, maxTokens, this.ids, this.nTokens);
+    if (this.nTokens + r.length > 0x7fffffff) throw new RangeError('an encoded dataset holds at most 2^31-1 tokens; split the data or lower maxTokens');
+    this.ids = r.ids;
+    this.nTokens += r.length;
+    this.finish(label, line);
+  }
+
+  /** Replaces every id i so far by map[i], and every label l by labelMap[l]. */
+  mapIds(map: Int32Array, labelMap?: Int32Array): void {
+    const ids = this.ids;
+    for (let i = 0; i < this.nTokens; i++) ids[i] = map[ids[i]];
+    if (labelMap) for (let i = 0; i < this.n; i++) this.labels[i] = labelMap[this.labels[i]];
   }
 
   private reserve(extra: number): void {
@@ -207,6 +229,14 @@ export async function loadTrainingData(
     labels?: LabelMap;
   } = {},
 ): Promise<{ dataset: EncodedDataset; vocab: Vocabulary; labels: LabelMap; summary: DataSummary; addedTokens: number }> {
+  // A file that fits comfortably in memory is read once: its tokens are
+  // recorded as counter entries while counting, then mapped to ids. Larger
+  // files (or a model's label map, whose unknown labels encodeFile reports)
+  // take the two streaming passes.
+  if (options.labels === undefined && (await fileSize(file)) <= SINGLE_PASS_BYTES) {
+    const once = await scanAndEncode(file, options);
+    if (once) return once;
+  }
   const scan = await scanTrainingData(file, options);
   let vocab = scan.vocab;
   let addedTokens = 0;
@@ -218,6 +248,56 @@ export async function loadTrainingData(
   const labels = options.labels ?? scan.labels;
   const { dataset, summary } = await encodeFile(file, { ...options, vocab, labels });
   return { dataset, vocab, labels, summary, addedTokens };
+}
+
+/** Files up to this size are counted and encoded in one pass. */
+const SINGLE_PASS_BYTES = 64 << 20;
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return Infinity; // the reader reports a missing or unreadable file with its own message
+  }
+}
+
+/** loadTrainingData in one pass; null when the counter pruned (entry indices went stale). */
+async function scanAndEncode(
+  file: string,
+  options: EncodeOptions & { vocab?: BuildVocabOptions & { maxEntries?: number }; baseVocab?: Vocabulary; extendVocab?: boolean },
+): Promise<{ dataset: EncodedDataset; vocab: Vocabulary; labels: LabelMap; summary: DataSummary; addedTokens: number } | null> {
+  const tokenizer = options.tokenizer ?? new Tokenizer();
+  const counter = new TokenCounter({ maxEntries: options.vocab?.maxEntries });
+  const lb = new LabelMapBuilder();
+  const labelIndex = new Map<string, number>();
+  const labelNames: string[] = [];
+  const b = new EncodedDatasetBuilder();
+  const reader = new DataReader(file, { ...options.read, labels: undefined });
+  for await (const batch of reader.batches()) {
+    for (const e of batch) {
+      lb.add(e.label, { file, line: e.line });
+      let l = labelIndex.get(e.label);
+      if (l === undefined) {
+        l = labelNames.push(e.label) - 1;
+        labelIndex.set(e.label, l);
+      }
+      b.addCounted(tokenizer.normalize(e.text), counter, tokenizer.maxTokens, l, e.line);
+    }
+    if (counter.pruned) return null;
+  }
+  const labels = lb.build(file);
+  let vocab = Vocabulary.build(counter, options.vocab);
+  let addedTokens = 0;
+  if (options.baseVocab !== undefined) {
+    const scanned = vocab;
+    vocab = options.baseVocab;
+    if (options.extendVocab) addedTokens = vocab.extend(scanned.toArray().filter((_, id) => id !== scanned.padId && id !== scanned.unkId));
+  }
+  const keys = counter.entryKeys;
+  const map = new Int32Array(keys.length);
+  for (let i = 0; i < keys.length; i++) map[i] = vocab.idOf(keys[i]);
+  b.mapIds(map, Int32Array.from(labelNames, (name) => labels.indexOf(name)));
+  return { dataset: b.build(), vocab, labels, summary: reader.summary, addedTokens };
 }
 
 function checkLabels(labels: ArrayLike<number>): void {

@@ -79,7 +79,41 @@ export class TokenCounter {
     this.prunesAt = this.prunes;
   }
 
-  private bump(text: string, s: number, e: number, h: number, n: number, total: boolean): void {
+  /**
+   * {@link addText} that also writes each counted token's entry index into
+   * `out` from `offset` (grown as needed, as {@link Vocabulary.encodeText}):
+   * one pass over a small file can then count and encode, the entries mapped
+   * to ids once the vocabulary is built ({@link entryKeys}). Indices written
+   * before a prune are stale; check {@link prunes}.
+   */
+  addTextRecording(normalized: string, maxTokens: number, out: Int32Array<ArrayBuffer>, offset: number): { ids: Int32Array<ArrayBuffer>; length: number } {
+    const sp = this.spans;
+    const n = this.table.resolve(normalized, maxTokens, sp);
+    let ids = out;
+    if (offset + n > ids.length) {
+      const g = new Int32Array(Math.max(offset + n, ids.length * 2));
+      g.set(ids.subarray(0, offset));
+      ids = g;
+    }
+    this.prunesAt = this.prunes;
+    for (let k = 0; k < n; k++) {
+      const e = sp.entry[k];
+      if (e >= 0 && this.prunesAt === this.prunes) {
+        this.counts[e]++;
+        ids[offset + k] = e;
+      } else ids[offset + k] = this.bump(normalized, sp.start[k], sp.end[k], sp.hash[k], 1, false);
+    }
+    this.total += n;
+    this.prunesAt = this.prunes;
+    return { ids, length: n };
+  }
+
+  /** The tokens by entry index (what {@link addTextRecording} wrote). */
+  get entryKeys(): readonly string[] {
+    return this.table.keys;
+  }
+
+  private bump(text: string, s: number, e: number, h: number, n: number, total: boolean): number {
     let i = this.table.find(text, s, e, h);
     if (i < 0) {
       if (this.table.size >= this.maxEntries) this.prune();
@@ -93,6 +127,7 @@ export class TokenCounter {
       this.counts[i] = n;
     } else this.counts[i] += n;
     if (total) this.total += n;
+    return i;
   }
 
   count(token: string): number {

@@ -14,13 +14,34 @@ import { Activation } from '../native.js';
 
 export type LayerSpec =
   | { type: 'embedding'; name: string; vocabSize: number; dim: number; paddingIdx: number | null }
-  | { type: 'conv1d'; name: string; input: string; outChannels: number; width: number; padding: 'valid' | 'same' }
+  | { type: 'conv1d'; name: string; input: string; outChannels: number; width: number; padding: ConvPadding }
   | { type: 'activation'; name: string; input: string; kind: ActivationName; slope?: number }
   | { type: 'maxOverTime'; name: string; input: string }
   | { type: 'meanOverTime'; name: string; input: string }
   | { type: 'concat'; name: string; inputs: string[] }
   | { type: 'dropout'; name: string; input: string; p: number }
   | { type: 'linear'; name: string; input: string; outFeatures: number; bias?: boolean };
+
+/**
+ * Zeros around each text before a convolution: 'valid' none, 'same' width-1
+ * split as PyTorch's padding='same', or a number P of zero steps on each side
+ * (PyTorch's Conv1d(padding=P); Kim 2014 pads every text with the widest
+ * filter's width-1 for all filters, so each word is seen at every position).
+ */
+export type ConvPadding = 'valid' | 'same' | number;
+
+/** Largest numeric conv padding accepted (zero steps on each side). */
+export const MAX_CONV_PADDING = 1024;
+
+/** Zero steps before and after each text for a conv1d layer. */
+export function convPads(layer: { width: number; padding: ConvPadding }): { left: number; right: number } {
+  if (typeof layer.padding === 'number') return { left: layer.padding, right: layer.padding };
+  if (layer.padding === 'same') {
+    const left = (layer.width - 1) >> 1;
+    return { left, right: layer.width - 1 - left };
+  }
+  return { left: 0, right: 0 };
+}
 
 export interface ModelGraph {
   format: 'finetune-graph';
@@ -102,7 +123,9 @@ export function inferShapes(graph: ModelGraph): Map<string, Shape> {
       case 'conv1d': {
         const s = expect(layer.input, 'sequence');
         if (!positiveInt(layer.outChannels) || !positiveInt(layer.width)) throw new GraphError(`${where}: outChannels and width must be positive integers`);
-        if (layer.padding !== 'valid' && layer.padding !== 'same') throw new GraphError(`${where}: padding must be 'valid' or 'same'`);
+        if (layer.padding !== 'valid' && layer.padding !== 'same' && !(Number.isInteger(layer.padding) && (layer.padding as number) >= 0 && (layer.padding as number) <= MAX_CONV_PADDING)) {
+          throw new GraphError(`${where}: padding must be 'valid', 'same' or an integer from 0 to ${MAX_CONV_PADDING}, got ${show(layer.padding)}`);
+        }
         void s;
         out = { kind: 'sequence', channels: layer.outChannels };
         break;
@@ -197,10 +220,14 @@ export function graphClasses(graph: ModelGraph): number {
   return shapes.get(graph.layers[graph.layers.length - 1].name)!.channels;
 }
 
-/** Shortest input the graph accepts: the widest 'valid' filter (shorter texts are padded up to it). */
+/** Shortest input the graph accepts: every filter needs width - padding steps (shorter texts are padded up to it). */
 export function graphMinLength(graph: ModelGraph): number {
   let min = 1;
-  for (const l of graph.layers) if (l.type === 'conv1d' && l.padding === 'valid') min = Math.max(min, l.width);
+  for (const l of graph.layers) {
+    if (l.type !== 'conv1d') continue;
+    const p = convPads(l);
+    min = Math.max(min, l.width - p.left - p.right);
+  }
   return min;
 }
 
@@ -223,7 +250,8 @@ export interface TextCNNOptions {
   /** Activation of the hidden layers (default: the same as the convolutions'). */
   hiddenActivation?: ActivationName;
   pool?: 'max' | 'mean';
-  padding?: 'valid' | 'same';
+  /** Convolution padding (default 'valid'); 'kim': the widest filter's width-1 zeros on each side of every text, for every filter, as Kim (2014). */
+  padding?: ConvPadding | 'kim';
   /** Id of `<pad>`, whose embedding row is zero and never learns (default 0; null: none). */
   paddingIdx?: number | null;
 }
@@ -240,8 +268,9 @@ export function textCNN(o: TextCNNOptions): ModelGraph {
     { type: 'embedding', name: 'embedding', vocabSize: o.vocabSize, dim: o.embedDim ?? 300, paddingIdx: o.paddingIdx === undefined ? 0 : o.paddingIdx },
   ];
   const pooled: string[] = [];
+  const padding: ConvPadding = o.padding === 'kim' ? Math.max(...widths) - 1 : o.padding ?? 'valid';
   widths.forEach((width, i) => {
-    layers.push({ type: 'conv1d', name: `conv${i}`, input: 'embedding', outChannels: maps, width, padding: o.padding ?? 'valid' });
+    layers.push({ type: 'conv1d', name: `conv${i}`, input: 'embedding', outChannels: maps, width, padding });
     layers.push(act(`conv${i}_act`, `conv${i}`, activation));
     layers.push({ type: o.pool === 'mean' ? 'meanOverTime' : 'maxOverTime', name: `pool${i}`, input: `conv${i}_act` });
     pooled.push(`pool${i}`);

@@ -11,7 +11,7 @@
  */
 import { FinetuneError } from '../errors.js';
 import { Activation, loadNative } from '../native.js';
-import { GraphError, graphClasses, graphMinLength, graphParams, inferShapes, resolveLayerNames, type ModelGraph, type ParamInfo } from './graph.js';
+import { convPads, GraphError, graphClasses, graphMinLength, graphParams, inferShapes, resolveLayerNames, type ModelGraph, type ParamInfo } from './graph.js';
 import { initParams, type EmbeddingInit } from './init.js';
 
 /** What the data loader yields: ids [batch x length] row-major, each row's real length, labels. */
@@ -23,7 +23,8 @@ export interface Batch {
   length: number;
 }
 
-export type OptimizerName = 'adam' | 'adamw' | 'sgd';
+/** adam, adamw, sgd, or adadelta (Zeiler 2012, Kim 2014's optimizer: use lr 1, rho 0.95). */
+export type OptimizerName = 'adam' | 'adamw' | 'sgd' | 'adadelta';
 
 export interface StepOptions {
   optimizer?: OptimizerName;
@@ -34,12 +35,21 @@ export interface StepOptions {
   groups?: Record<string, { lr?: number; weightDecay?: number }>;
   beta1?: number;
   beta2?: number;
+  /** Added to denominators: default 1e-8 (Adam), 1e-6 (Adadelta). */
   eps?: number;
+  /** Adadelta's decay of its running averages (default 0.9; Kim 2014: 0.95). */
+  rho?: number;
   momentum?: number;
   dampening?: number;
   nesterov?: boolean;
   /** Clip the global gradient norm to this (0 or absent: no clipping). */
   maxGradNorm?: number;
+  /**
+   * Max-norm constraint: after each update, every row (output unit) of each
+   * trainable linear layer's weight longer than this is rescaled to this L2
+   * norm (Kim 2014 uses 3 with dropout). 0 or absent: none.
+   */
+  maxNorm?: number;
   /**
    * Lazy embedding updates, torch.optim.SparseAdam's semantics: only the rows a
    * batch touched (and their moments) change, the rest wait. Much less work
@@ -77,7 +87,7 @@ export interface CompileOptions {
 }
 
 const OP_TYPE = { embedding: 0, conv1d: 1, activation: 2, maxOverTime: 3, meanOverTime: 4, concat: 5, dropout: 6, linear: 7 } as const;
-const OPTIMIZER = { adam: 0, adamw: 1, sgd: 2 } as const;
+const OPTIMIZER = { adam: 0, adamw: 1, sgd: 2, adadelta: 3 } as const;
 
 interface NativeProgram {
   trainStep(batch: unknown, cfg: unknown): Promise<StepResult>;
@@ -159,8 +169,9 @@ export class CompiledModel {
       if (l.type === 'embedding') op.paddingIdx = l.paddingIdx ?? -1;
       if (l.type === 'conv1d') {
         op.width = l.width;
-        op.padLeft = l.padding === 'same' ? (l.width - 1) >> 1 : 0;
-        op.padRight = l.padding === 'same' ? l.width - 1 - ((l.width - 1) >> 1) : 0;
+        const pads = convPads(l);
+        op.padLeft = pads.left;
+        op.padRight = pads.right;
       }
       if (l.type === 'activation') {
         op.activation = Activation[l.kind];
@@ -215,10 +226,13 @@ export class CompiledModel {
       const g = name === 'default' ? {} : o.groups?.[name] ?? {};
       return { lr: g.lr ?? o.lr, weightDecay: g.weightDecay ?? o.weightDecay ?? 0 };
     });
+    const optimizer = OPTIMIZER[o.optimizer ?? 'adam'];
+    if (optimizer === undefined) throw new TypeError(`Expected optimizer adam, adamw, sgd or adadelta but received ${String(o.optimizer)}`);
     const cfg = {
-      optimizer: OPTIMIZER[o.optimizer ?? 'adam'],
-      beta1: o.beta1, beta2: o.beta2, eps: o.eps, momentum: o.momentum, dampening: o.dampening, nesterov: o.nesterov,
+      optimizer,
+      beta1: o.beta1, beta2: o.beta2, eps: o.eps, rho: o.rho, momentum: o.momentum, dampening: o.dampening, nesterov: o.nesterov,
       maxGradNorm: o.maxGradNorm ?? 0,
+      maxNorm: o.maxNorm ?? 0,
       sparseEmbedding: o.sparseEmbedding ?? false,
       groups,
     };

@@ -11,7 +11,7 @@
  * parameter names; conv weights are stored in ONNX's [out, in, width].
  */
 import type { ModelGraph } from '../model/graph.js';
-import { graphMinLength, graphParams, inferShapes } from '../model/graph.js';
+import { convPads, graphMinLength, graphParams, inferShapes } from '../model/graph.js';
 import {
   DataType,
   attrFloat,
@@ -125,8 +125,7 @@ export function exportOnnxModel(input: ExportInput) {
       }
       case 'conv1d': {
         const inC = shapes.get(layer.input)!.channels;
-        const padLeft = layer.padding === 'same' ? (layer.width - 1) >> 1 : 0;
-        const padRight = layer.padding === 'same' ? layer.width - 1 - padLeft : 0;
+        const { left: padLeft, right: padRight } = convPads(layer);
         const w = convWeightToOnnx(params.get(`${layer.name}.weight`)!, layer.outChannels, layer.width, inC);
         b.float(`${layer.name}.weight`, w, [layer.outChannels, inC, layer.width]);
         b.float(`${layer.name}.bias`, params.get(`${layer.name}.bias`)!, [layer.outChannels]);

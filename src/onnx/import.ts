@@ -45,7 +45,7 @@ import type { TokenizerConfig } from '../data/tokenizer.js';
 import { Tokenizer } from '../data/tokenizer.js';
 import { Vocabulary } from '../data/vocab.js';
 import type { ActivationName } from '../native.js';
-import { graphClasses, inferShapes, type LayerSpec, type ModelGraph } from '../model/graph.js';
+import { graphClasses, inferShapes, MAX_CONV_PADDING, type ConvPadding, type LayerSpec, type ModelGraph } from '../model/graph.js';
 import { OnnxFormatError } from './errors.js';
 import { convWeightFromOnnx } from './export.js';
 import { fromOnnx, isFinetuneModel, ModelFileError, type SavedModel } from './model-file.js';
@@ -1354,13 +1354,14 @@ class Importer {
       r += x.pad[1];
     }
     const sameL = (K - 1) >> 1;
-    let padding: 'valid' | 'same';
+    let padding: ConvPadding;
     if (l === 0 && r === 0) padding = 'valid';
     else if (l === sameL && r === K - 1 - sameL) padding = 'same';
+    else if (l === r && l <= MAX_CONV_PADDING) padding = l;
     else {
       this.unsupported(
         at,
-        `padding (${l} before, ${r} after) for width ${K} is neither 'valid' (0, 0) nor 'same' (${sameL}, ${K - 1 - sameL})`,
+        `padding (${l} before, ${r} after) for width ${K} is neither 'valid' (0, 0), 'same' (${sameL}, ${K - 1 - sameL}) nor the same number of zeros on both sides (at most ${MAX_CONV_PADDING})`,
       );
     }
     let bias: Float32Array;

@@ -29,7 +29,7 @@ import { evaluate, fit, type EpochRecord, type FitOptions, type FitResult, type 
 /** The fit() settings a run passes through unchanged. */
 type RunFitOptions = Pick<
   FitOptions,
-  'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'weightDecay' | 'momentum' | 'maxGradNorm' | 'sparseEmbedding' | 'schedule' | 'warmupSteps' | 'seed' | 'maxSteps'
+  'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'weightDecay' | 'momentum' | 'rho' | 'maxGradNorm' | 'maxNorm' | 'sparseEmbedding' | 'schedule' | 'warmupSteps' | 'seed' | 'maxSteps'
 >;
 
 export interface TrainRunOptions extends RunFitOptions {
@@ -86,7 +86,7 @@ export interface TrainRunResult {
 }
 
 /** Options that define a run; stored in checkpoints so a resume continues the same run. */
-const RUN_KEYS = ['embeddingInit', 'freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'maxGradNorm', 'sparseEmbedding', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
+const RUN_KEYS = ['embeddingInit', 'freeze', 'groupLr', 'unfreezeAfter', 'epochs', 'batchSize', 'optimizer', 'lr', 'weightDecay', 'momentum', 'rho', 'maxGradNorm', 'maxNorm', 'sparseEmbedding', 'schedule', 'warmupSteps', 'seed', 'bucket', 'earlyStopping', 'padding', 'maxLength', 'architecture', 'tokenizer', 'vocab', 'read'] as const;
 
 function longest(d: EncodedDataset): number {
   let m = 1;
@@ -200,7 +200,9 @@ export async function trainFromFiles(given: TrainRunOptions): Promise<TrainRunRe
       unfreezeAfter: o.unfreezeAfter,
       weightDecay: o.weightDecay,
       momentum: o.momentum,
+      rho: o.rho,
       maxGradNorm: o.maxGradNorm,
+      maxNorm: o.maxNorm,
       sparseEmbedding: o.sparseEmbedding,
       schedule: o.schedule,
       warmupSteps: o.warmupSteps,

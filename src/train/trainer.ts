@@ -54,6 +54,7 @@ export interface FitOptions {
   epochs?: number;
   batchSize?: number;
   optimizer?: OptimizerName;
+  /** Default 1e-3, or 1 with adadelta (torch's defaults). */
   lr?: number;
   weightDecay?: number;
   momentum?: number;
@@ -61,7 +62,11 @@ export interface FitOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  /** Adadelta's decay of its running averages (StepOptions.rho). */
+  rho?: number;
   maxGradNorm?: number;
+  /** Max-norm constraint on the linear layers' weight rows after each update (StepOptions.maxNorm; Kim 2014: 3). */
+  maxNorm?: number;
   /** Lazy embedding updates with torch.optim.SparseAdam's semantics (StepOptions.sparseEmbedding). */
   sparseEmbedding?: boolean;
   /** Per-group overrides; groups are declared when compiling (CompileOptions.groups). */
@@ -136,7 +141,7 @@ export async function fit(model: CompiledModel, train: EncodedDataset, o: FitOpt
     augment: o.augment,
   });
   const batchesPerEpoch = Math.ceil(train.size / batchSize);
-  const schedule = new LrSchedule(o.schedule ?? { type: 'constant' }, o.lr ?? 1e-3, epochs * batchesPerEpoch, { warmupSteps: o.warmupSteps });
+  const schedule = new LrSchedule(o.schedule ?? { type: 'constant' }, o.lr ?? (o.optimizer === 'adadelta' ? 1 : 1e-3), epochs * batchesPerEpoch, { warmupSteps: o.warmupSteps });
   const history: EpochRecord[] = o.resume ? [...o.resume.history] : [];
   let step = o.resume?.step ?? 0;
   if (o.resume) {
@@ -183,7 +188,7 @@ export async function fit(model: CompiledModel, train: EncodedDataset, o: FitOpt
       const lr = schedule.baseLr * scale;
       const r = await model.trainStep(b, {
         optimizer: o.optimizer, lr, weightDecay: o.weightDecay, momentum: o.momentum, nesterov: o.nesterov,
-        beta1: o.beta1, beta2: o.beta2, eps: o.eps, maxGradNorm: o.maxGradNorm, sparseEmbedding: o.sparseEmbedding,
+        beta1: o.beta1, beta2: o.beta2, eps: o.eps, rho: o.rho, maxGradNorm: o.maxGradNorm, maxNorm: o.maxNorm, sparseEmbedding: o.sparseEmbedding,
         // A group's own rate follows the same schedule.
         groups: o.groups && Object.fromEntries(Object.entries(o.groups).map(([k, g]) => [k, { ...g, lr: g.lr === undefined ? undefined : g.lr * scale }])),
       });

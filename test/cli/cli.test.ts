@@ -77,6 +77,19 @@ describe('finetune train / predict / eval / export', () => {
     expect(code).toBe(0);
   });
 
+  it("trains with Kim (2014)'s padding, Adadelta and max-norm constraint, and saves a model whose head rows respect it", async () => {
+    const out = join(dir, 'kim.onnx');
+    expect(await main(['train', '--train', train, '--epochs', '2', ...small, '--conv-padding', 'kim', '--optimizer', 'adadelta', '--rho', '0.95', '--max-norm', '0.05', '--out', out, '--json'])).toBe(0);
+    expect(err).toBe('');
+    const { loadModel } = await import('../../src/onnx/model-file.js');
+    const m = await loadModel(out);
+    const widest = Math.max(...m.graph.layers.flatMap((l) => (l.type === 'conv1d' ? [l.width] : [])));
+    for (const l of m.graph.layers) if (l.type === 'conv1d') expect(l.padding).toBe(widest - 1);
+    const w = m.params.get('classifier.weight')!;
+    const cols = w.length / 2;
+    for (let r = 0; r < 2; r++) expect(Math.hypot(...w.subarray(r * cols, (r + 1) * cols))).toBeLessThanOrEqual(0.05 * (1 + 1e-6));
+  });
+
   it('progress goes to stderr, one line per epoch when not a terminal', async () => {
     expect(await main(['train', '--train', train, '--epochs', '2', ...small])).toBe(0);
     expect(err).toMatch(/read 200 training examples .* 2 classes: neg \d+, pos \d+/);
@@ -87,6 +100,7 @@ describe('finetune train / predict / eval / export', () => {
     [['train'], 2, /--train is required/],
     [['train', '--train', train, '--epochs', 'ten'], 2, /--epochs expects an integer/],
     [['train', '--train', train, '--optimizer', 'lbfgs'], 2, /--optimizer must be one of adam, adamw, sgd/],
+    [['train', '--train', train, '--conv-padding', 'full'], 2, /--conv-padding expects valid, same, kim or a number of zeros from 0 to 1024, got 'full'/],
     [['train', '--train', train, '--bogus'], 2, /Unknown option '--bogus'/],
     [['train', '--train', join(dir, 'missing.txt')], 1, /missing\.txt: cannot read the file \(no such file\)/],
     [['train', '--train', train, '--freeze', 'lstm', ...small], 1, /'lstm' matches no layer/],
@@ -109,7 +123,7 @@ describe('finetune train / predict / eval / export', () => {
   it('--help documents every option with its default', async () => {
     expect(await main(['train', '--help'])).toBe(0);
     for (const opt of ['--train', '--dev', '--epochs', '--batch-size', '--lr', '--optimizer', '--freeze', '--checkpoint', '--resume', '--json']) expect(out).toContain(opt);
-    expect(out).toContain('(default: 0.001)');
+    expect(out).toContain('(default: 0.001; 1 with adadelta)');
   });
 });
 

@@ -10,6 +10,7 @@ import {
   encodeFile,
   kFold,
   loadTrainingData,
+  scanTrainingData,
   stratifiedSplit,
   Vocabulary,
 } from '../../src/data/index.js';
@@ -51,6 +52,41 @@ describe('EncodedDataset', () => {
     expect(Array.from(s.tokens(0))).toEqual([10, 11, 12]);
     expect(Array.from(s.lines!)).toEqual([11, 8]);
     expect(() => new EncodedDataset(new Int32Array(2), Int32Array.of(0, 3), Int32Array.of(0))).toThrow(RangeError);
+  });
+
+  it('reads a small file once with the same result as the two streaming passes (formats, options, a pruning fallback)', async () => {
+    const cases: Array<[string, Parameters<typeof loadTrainingData>[1]]> = [
+      ['trec-sample.txt', { read: { encoding: 'latin1' }, tokenizer: new Tokenizer({ lowercase: false }) }],
+      ['mr-sample.txt', { read: { encoding: 'latin1' }, tokenizer: new Tokenizer({ mode: 'kim' }), vocab: { minCount: 2 } }],
+      ['sst2-sample.txt', { tokenizer: new Tokenizer({ maxTokens: 7 }), vocab: { maxSize: 40, pad: '[PAD]', unk: '[UNK]' } }],
+      ['sample.csv', { read: { format: 'csv' } }],
+      ['sample.jsonl', { read: { format: 'jsonl' } }],
+      // Pruned counts: the one-pass ids would be stale, so it must fall back.
+      ['sst2-sample.txt', { vocab: { maxEntries: 50 } }],
+      ['sst2-sample.txt', { baseVocab: Vocabulary.fromTokens(['<pad>', '<unk>', 'the', 'film', 'zzz']), extendVocab: true }],
+    ];
+    for (const [name, options] of cases) {
+      const file = join(fixtures, name);
+      // Two-pass reference, as loadTrainingData did for every file.
+      const scan = await scanTrainingData(file, options);
+      let vocab = scan.vocab;
+      let added = 0;
+      if (options?.baseVocab) {
+        vocab = Vocabulary.fromTokens(options.baseVocab.toArray());
+        added = vocab.extend(scan.vocab.toArray().filter((_, id) => id !== scan.vocab.padId && id !== scan.vocab.unkId));
+      }
+      const want = await encodeFile(file, { ...options, vocab, labels: scan.labels });
+      const base = options?.baseVocab ? { ...options, baseVocab: Vocabulary.fromTokens(options.baseVocab.toArray()) } : options;
+      const got = await loadTrainingData(file, base);
+      expect(got.vocab.toArray(), name).toEqual(vocab.toArray());
+      expect(got.labels.names, name).toEqual(scan.labels.names);
+      expect(got.addedTokens, name).toBe(added);
+      expect(Array.from(got.dataset.ids), name).toEqual(Array.from(want.dataset.ids));
+      expect(Array.from(got.dataset.offsets), name).toEqual(Array.from(want.dataset.offsets));
+      expect(Array.from(got.dataset.labels), name).toEqual(Array.from(want.dataset.labels));
+      expect(Array.from(got.dataset.lines!), name).toEqual(Array.from(want.dataset.lines!));
+      expect(got.summary, name).toEqual(want.summary);
+    }
   });
 
   it('loads training data in two passes and encodes dev data with its maps', async () => {

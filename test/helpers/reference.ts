@@ -279,6 +279,20 @@ export function sgdRef(
   }
 }
 
+export function adadeltaRef(
+  param: Float64Array, grad: Arr, squareAvg: Float64Array, accDelta: Float64Array,
+  o: { lr?: number; rho?: number; eps?: number; weightDecay?: number },
+): void {
+  const lr = o.lr ?? 1, rho = o.rho ?? 0.9, eps = o.eps ?? 1e-6, wd = o.weightDecay ?? 0;
+  for (let i = 0; i < param.length; i++) {
+    const g = grad[i] + wd * param[i];
+    squareAvg[i] = rho * squareAvg[i] + (1 - rho) * g * g;
+    const delta = (Math.sqrt(accDelta[i] + eps) / Math.sqrt(squareAvg[i] + eps)) * g;
+    accDelta[i] = rho * accDelta[i] + (1 - rho) * delta * delta;
+    param[i] -= lr * delta;
+  }
+}
+
 /** Central difference of f at x (float64), element by element. */
 export function numericGradient(f: (x: Float64Array) => number, x0: ArrayLike<number>, h = 1e-5): Float64Array {
   const x = Float64Array.from(x0);

@@ -50,6 +50,8 @@ const VALID: Record<keyof NativeKernels, () => Args> = {
   softmaxCrossEntropy: () => ({ rows: 2, classes: 3, logits: f32(6), labels: Int32Array.of(2, 0), classWeights: f32(3, 1), labelSmoothing: 0.1, gradLogits: f32(6) }),
   adamUpdate: () => ({ param: f32(4), grad: f32(4), m: f32(4), v: f32(4), lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, step: 3 }),
   sgdUpdate: () => ({ param: f32(4), grad: f32(4), momentumBuffer: f32(4), lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: true, firstStep: false }),
+  adadeltaUpdate: () => ({ param: f32(4), grad: f32(4), squareAvg: f32(4), accDelta: f32(4), lr: 1, rho: 0.95, eps: 1e-6, weightDecay: 0.01 }),
+  maxNormRows: () => ({ weight: f32(6), rows: 2, cols: 3, maxNorm: 3 }),
   clipGradNorm: () => ({ grads: [f32(3), f32(2)], maxNorm: 1 }),
 };
 

@@ -9,7 +9,7 @@ import { toChannelsLast, torchConvWeight } from '../helpers/torch.js';
 
 const k = kernels();
 
-function randomShape(rng: TestRandom, padding: 'valid' | 'same' | 'random'): Conv1dShape {
+function randomShape(rng: TestRandom, padding: 'valid' | 'same' | 'random' | 'wide'): Conv1dShape {
   const width = rng.int(1, 5);
   const shape: Conv1dShape = {
     batch: rng.int(1, 4),
@@ -25,6 +25,11 @@ function randomShape(rng: TestRandom, padding: 'valid' | 'same' | 'random'): Con
     shape.padLeft = rng.int(0, width - 1);
     shape.padRight = rng.int(0, width - 1);
     shape.length = rng.int(Math.max(1, width - shape.padLeft - shape.padRight), 11);
+  } else if (padding === 'wide') {
+    // More zeros than width-1 (Kim 2014 pads every filter by the widest's width-1): windows of padding only.
+    shape.padLeft = rng.int(0, width + 3);
+    shape.padRight = rng.int(width, width + 3);
+    shape.length = rng.int(1, 9);
   }
   return shape;
 }
@@ -34,7 +39,7 @@ function sizes(s: Conv1dShape) {
 }
 
 describe('conv1d against the float64 reference', () => {
-  for (const padding of ['valid', 'same', 'random'] as const) {
+  for (const padding of ['valid', 'same', 'random', 'wide'] as const) {
     it(`forward and backward on random shapes (${padding} padding)`, () => {
       const rng = new TestRandom(padding.length * 7919);
       for (let trial = 0; trial < 25; trial++) {
@@ -78,8 +83,8 @@ describe('conv1d against the float64 reference', () => {
 describe('conv1d gradients by central differences (float64)', () => {
   it('dx, dw, db match d/dθ of sum(dy * conv(x; w, b))', () => {
     const rng = new TestRandom(11);
-    for (let trial = 0; trial < 6; trial++) {
-      const s = randomShape(rng, trial % 2 ? 'same' : 'random');
+    for (let trial = 0; trial < 9; trial++) {
+      const s = randomShape(rng, (['same', 'random', 'wide'] as const)[trial % 3]);
       const n = sizes(s);
       const x = rng.floats(n.x);
       const w = rng.floats(n.w);

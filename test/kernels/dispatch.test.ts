@@ -52,7 +52,7 @@ function bitwise(a: Float32Array, b: Float32Array, what: string) {
 
 function randomConvShape(rng: TestRandom): Conv1dShape {
   const width = rng.int(1, 5);
-  const variant = rng.int(0, 2); // valid, same, random
+  const variant = rng.int(0, 3); // valid, same, random, wide (more than width-1 zeros, as Kim's)
   let padLeft = 0, padRight = 0;
   if (variant === 1) {
     padLeft = Math.floor((width - 1) / 2);
@@ -60,11 +60,14 @@ function randomConvShape(rng: TestRandom): Conv1dShape {
   } else if (variant === 2) {
     padLeft = rng.int(0, width - 1);
     padRight = rng.int(0, width - 1);
+  } else if (variant === 3) {
+    padLeft = rng.int(0, width + 4);
+    padRight = rng.int(width, width + 4);
   }
   const minLength = Math.max(1, width - padLeft - padRight);
   return {
     batch: rng.int(1, 7),
-    length: rng.int(Math.max(minLength, width), 40),
+    length: variant === 3 ? rng.int(1, 12) : rng.int(Math.max(minLength, width), 40),
     inChannels: rng.int(1, 17),
     outChannels: rng.int(1, 17),
     width,
@@ -215,7 +218,7 @@ for (const path of fastPaths) {
       }
     });
 
-    it('Adam, AdamW and SGD updates, bit for bit', () => {
+    it('Adam, AdamW, Adadelta and SGD updates, bit for bit', () => {
       const rng = new TestRandom(17);
       for (const n of [1, 15, 16, 17, 1000, 300_001]) {
         const param = rng.floats(n), grad = rng.floats(n), m = rng.floats(n, 0.1), v = rng.floats(n, 0.1).map(Math.abs);
@@ -230,6 +233,17 @@ for (const path of fastPaths) {
           bitwise(got.param, want.param, `${label} param`);
           bitwise(got.m, want.m, `${label} m`);
           bitwise(got.v, want.v, `${label} v`);
+        }
+        for (const opts of [{}, { rho: 0.95, weightDecay: 0.01 }]) {
+          const adadelta = () => {
+            const s = { param: param.slice(), grad, squareAvg: v.slice(), accDelta: v.map((x) => x * 0.5) };
+            for (let step = 1; step <= 3; step++) k.adadeltaUpdate({ ...s, ...opts });
+            return s;
+          };
+          const got = adadelta(), want = scalar(path, adadelta);
+          bitwise(got.param, want.param, `${path} adadelta n=${n} ${JSON.stringify(opts)}`);
+          bitwise(got.squareAvg, want.squareAvg, `${path} adadelta squareAvg n=${n}`);
+          bitwise(got.accDelta, want.accDelta, `${path} adadelta accDelta n=${n}`);
         }
         for (const opts of [{}, { momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }, { momentum: 0.9, nesterov: true }]) {
           const sgd = () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { kernels } from '../../src/native.js';
 import { expectClose } from '../helpers/compare.js';
 import { TestRandom } from '../helpers/random.js';
-import { adamRef, sgdRef } from '../helpers/reference.js';
+import { adadeltaRef, adamRef, sgdRef } from '../helpers/reference.js';
 import ops from '../fixtures/torch/ops.json' with { type: 'json' };
 
 const k = kernels();
@@ -67,6 +67,51 @@ describe('SGD', () => {
   it('refuses nesterov without momentum, as torch does', () => {
     const a = new Float32Array(3);
     expect(() => k.sgdUpdate({ param: a, grad: a, lr: 0.1, nesterov: true })).toThrow(/nesterov needs momentum/);
+  });
+});
+
+describe('Adadelta', () => {
+  for (const o of [{}, { lr: 1, rho: 0.95, eps: 1e-6 }, { lr: 0.5, rho: 0.9, eps: 1e-5, weightDecay: 0.01 }]) {
+    it(`follows torch.optim.Adadelta ${JSON.stringify(o)} over 10 steps (float64 reference)`, () => {
+      const rng = new TestRandom(74);
+      const n = 517;
+      const param = rng.floats(n);
+      const sq = new Float32Array(n), acc = new Float32Array(n);
+      const p64 = Float64Array.from(param), sq64 = new Float64Array(n), acc64 = new Float64Array(n);
+      for (let step = 0; step < 10; step++) {
+        const grad = rng.floats(n, step % 2 ? 1 : 1e-3);
+        k.adadeltaUpdate({ param, grad, squareAvg: sq, accDelta: acc, ...o });
+        adadeltaRef(p64, grad, sq64, acc64, o);
+      }
+      expectClose(param, p64, 1e-5, 'params', 1e-2);
+      expectClose(sq, sq64, 1e-5, 'squareAvg', 1e-4);
+      expectClose(acc, acc64, 1e-5, 'accDelta', 1e-6);
+    });
+  }
+});
+
+describe('max-norm constraint', () => {
+  it('rescales the rows longer than the limit to it and leaves the others bitwise alone', () => {
+    const rng = new TestRandom(75);
+    for (const [rows, cols] of [[1, 1], [3, 7], [6, 301]]) {
+      const weight = rng.floats(rows * cols, 2);
+      const before = weight.slice();
+      const norms = Array.from({ length: rows }, (_, r) => Math.hypot(...before.subarray(r * cols, (r + 1) * cols)));
+      const limit = [...norms].sort((a, b) => a - b)[Math.floor(rows / 2)];
+      k.maxNormRows({ weight, rows, cols, maxNorm: limit });
+      for (let r = 0; r < rows; r++) {
+        const row = weight.subarray(r * cols, (r + 1) * cols);
+        if (norms[r] <= limit) expect(Array.from(row)).toEqual(Array.from(before.subarray(r * cols, (r + 1) * cols)));
+        else {
+          expect(Math.abs(Math.hypot(...row) - limit) / limit).toBeLessThan(1e-6);
+          expectClose(row, Array.from(before.subarray(r * cols, (r + 1) * cols), (x) => (x * limit) / norms[r]), 1e-6, `row ${r}`);
+        }
+      }
+    }
+  });
+
+  it('refuses a weight of the wrong size, naming it', () => {
+    expect(() => k.maxNormRows({ weight: new Float32Array(5), rows: 2, cols: 3, maxNorm: 1 })).toThrow(/weight/);
   });
 });
 

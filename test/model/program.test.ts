@@ -76,6 +76,55 @@ describe('per-row lengths', () => {
   });
 });
 
+describe("Kim (2014)'s padding: the widest filter's width-1 zeros around every text, for every filter", () => {
+  it("matches PyTorch's Conv1d(padding=3): logits, loss and 3 Adam steps (batch mode); each text alone (per-row mode)", async () => {
+    const { default: f } = await import('../fixtures/torch/kim_padding.json', { with: { type: 'json' } });
+    const kim = textCNN({ vocabSize: vocab, classes, embedDim: dim, widths, maps, dropout: 0, padding: 'kim' });
+    expect(kim.layers.filter((l) => l.type === 'conv1d').map((l) => (l as { padding: unknown }).padding)).toEqual([f.padding, f.padding, f.padding]);
+    const model = compileModel(kim, { maxBatch: 8, maxLength: 16, params: initial, padding: 'batch' });
+    const r = await model.evaluate(batch);
+    expectTensorClose(r.logits, f.logits.data, 1e-5, 'logits');
+    expect(Math.abs(r.loss - f.loss) / f.loss).toBeLessThan(1e-5);
+    for (let s = 0; s < 3; s++) {
+      const step = await model.trainStep(batch, { lr: f.lr });
+      expect(Math.abs(step.loss - f.losses[s]) / f.losses[s]).toBeLessThan(1e-5);
+    }
+    const want = torchParams(f.params as Record<string, Tensor>);
+    for (const [n, values] of model.params()) expectTensorClose(values, want.get(n)!, 1e-5, n);
+    model.dispose();
+
+    // Per-row: a text's logits are those of the text alone, even one token long.
+    const perRow = compileModel(kim, { maxBatch: 8, maxLength: 16, params: initial });
+    const together = await perRow.predict(batch);
+    expectTensorClose(together, f.singles.flat(), 1e-5, 'single-text references');
+    for (let r = 0; r < batch.batch; r++) {
+      const len = fixture.lengths[r];
+      const alone = await perRow.predict({ ids: batch.ids.slice(r * batch.length, r * batch.length + len), lengths: Int32Array.of(len), batch: 1, length: len });
+      expect(Array.from(alone)).toEqual(Array.from(together.subarray(r * classes, (r + 1) * classes)));
+    }
+    const one = await perRow.predict({ ids: Int32Array.of(7), lengths: Int32Array.of(1), batch: 1, length: 1 });
+    expect(one.every(Number.isFinite)).toBe(true);
+    perRow.dispose();
+  });
+
+  it('refuses padding a convolution whose input is not the embedding, and padding out of range, naming the layer', () => {
+    const stacked: ModelGraph = {
+      format: 'finetune-graph',
+      version: 1,
+      layers: [
+        { type: 'embedding', name: 'embedding', vocabSize: 10, dim: 4, paddingIdx: 0 },
+        { type: 'conv1d', name: 'c1', input: 'embedding', outChannels: 3, width: 2, padding: 'valid' },
+        { type: 'conv1d', name: 'c2', input: 'c1', outChannels: 3, width: 3, padding: 'same' },
+        { type: 'maxOverTime', name: 'pool', input: 'c2' },
+        { type: 'linear', name: 'out', input: 'pool', outFeatures: 2 },
+      ],
+    };
+    expect(() => compileModel(stacked, { maxBatch: 2, maxLength: 8 })).toThrow(/padded convolution must read the embedding/);
+    expect(() => textCNN({ vocabSize: 10, classes: 2, embedDim: 4, widths: [2], maps: 2, padding: 2000 })).toThrow(/conv0.*padding must be 'valid', 'same' or an integer from 0 to 1024, got 2000/);
+    expect(() => textCNN({ vocabSize: 10, classes: 2, widths: [2], padding: -1 })).toThrow(GraphError);
+  });
+});
+
 function randomBatch(rng: TestRandom, B: number, L: number, vocabSize: number, nClasses: number): Batch {
   const lengths = Int32Array.from({ length: B }, () => rng.int(1, L));
   const ids = new Int32Array(B * L);
@@ -222,6 +271,33 @@ describe('graph checks', () => {
     expect(shapes.get('hidden0')).toEqual({ kind: 'vector', channels: 64 });
     expect(shapes.get('classifier')).toEqual({ kind: 'vector', channels: 5 });
     expect(g.layers.filter((l) => l.type === 'activation').every((l) => l.type === 'activation' && l.kind === 'gelu')).toBe(true);
+  });
+});
+
+describe("Kim (2014)'s optimisation", () => {
+  it("Adadelta with the max-norm constraint: 3 training steps give PyTorch's parameters", async () => {
+    const { default: f } = await import('../fixtures/torch/adadelta.json', { with: { type: 'json' } });
+    const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial, padding: 'batch' });
+    for (let s = 0; s < 3; s++) {
+      const r = await model.trainStep(batch, { optimizer: 'adadelta', lr: f.lr, rho: f.rho, eps: f.eps, weightDecay: f.weightDecay, maxNorm: f.maxNorm });
+      expect(Math.abs(r.loss - f.losses[s]) / f.losses[s]).toBeLessThan(1e-5);
+    }
+    const want = torchParams(f.params as Record<string, Tensor>);
+    for (const [n, values] of model.params()) expectTensorClose(values, want.get(n)!, 1e-5, n);
+    // The constraint acted on some rows and not others.
+    expect(f.rowNormsBeforeConstraint.flat().some((x) => x > f.maxNorm) && f.rowNormsBeforeConstraint.flat().some((x) => x <= f.maxNorm)).toBe(true);
+    const w = model.params().get('classifier.weight')!;
+    for (let r = 0; r < classes; r++) expect(Math.hypot(...w.subarray(r * 24, (r + 1) * 24))).toBeLessThanOrEqual(f.maxNorm * (1 + 1e-6));
+    model.dispose();
+  });
+
+  it('max-norm leaves frozen linear layers alone', async () => {
+    const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial, freeze: ['classifier'] });
+    const before = model.params().get('classifier.weight')!.slice();
+    await model.trainStep(batch, { lr: 0.01, maxNorm: 1e-3 });
+    expect(Array.from(model.params().get('classifier.weight')!)).toEqual(Array.from(before));
+    expect(() => model.trainStep(batch, { lr: 1, optimizer: 'rmsprop' as never })).toThrow(/Expected optimizer adam, adamw, sgd or adadelta but received rmsprop/);
+    model.dispose();
   });
 });
 

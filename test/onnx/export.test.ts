@@ -26,6 +26,8 @@ const variants: Array<[string, Partial<TextCNNOptions>]> = [
   ['gelu, mean pooling, same padding', { activation: 'gelu', pool: 'mean', padding: 'same' }],
   ['tanh-gelu with a deeper head', { activation: 'geluTanh', hidden: [12, 7], hiddenActivation: 'leakyRelu', slope: 0.2 }],
   ['tanh, sigmoid head', { activation: 'tanh', hidden: [5], hiddenActivation: 'sigmoid' }],
+  ["Kim's padding (3 zeros around every text for every filter)", { padding: 'kim' }],
+  ["Kim's padding, mean pooling, sigmoid", { padding: 'kim', pool: 'mean', activation: 'sigmoid' }],
 ];
 
 describe('ONNX export runs in onnxruntime-node with our logits', () => {
@@ -71,6 +73,19 @@ describe('the model file', () => {
     expect(back.tokenizer.mode).toBe('kim');
     expect(back.vocab.toArray()).toEqual(vocab.toArray());
     for (const [n, v] of model.params()) expect(Array.from(back.params.get(n)!), n).toEqual(Array.from(v));
+    model.dispose();
+  });
+
+  it("keeps Kim's padding through save, load and a plain ONNX import", async () => {
+    const kim = textCNN({ vocabSize: vocab.size, classes: 2, embedDim: 8, widths: [3, 4], maps: 5, padding: 'kim' });
+    const model = compileModel(kim, { maxBatch: 4, maxLength: 10, seed: 9 });
+    const file = join(dir, 'kim.onnx');
+    await saveModel(file, { graph: kim, params: model.params(), vocab, tokenizer, labels: ['neg', 'pos'] });
+    const back = await loadModel(file);
+    expect(back.graph.layers.filter((l) => l.type === 'conv1d').map((l) => (l as { padding: unknown }).padding)).toEqual([3, 3]);
+    const { importOnnxFile } = await import('../../src/onnx/import.js');
+    const imported = await importOnnxFile(file);
+    expect(imported.graph.layers.filter((l) => l.type === 'conv1d').map((l) => (l as { padding: unknown }).padding)).toEqual([3, 3]);
     model.dispose();
   });
 

@@ -331,10 +331,16 @@ describe('graphs that cannot be mapped name the node, its op and what is support
     }
   });
 
-  it("padding that is neither 'valid' nor 'same'", async () => {
+  it("padding that is neither 'valid', 'same' nor symmetric", async () => {
     const b = new Builder();
     const y = b.poolHead(b.conv(b.embed(), [attrInts('kernel_shape', [3]), attrInts('pads', [2, 0])]));
-    await refused(() => importOnnx(b.model(y)), FORMAT, /node 'conv' \(Conv\)/, /padding \(2 before, 0 after\) for width 3 is neither 'valid' \(0, 0\) nor 'same' \(1, 1\)/);
+    await refused(
+      () => importOnnx(b.model(y)), FORMAT, /node 'conv' \(Conv\)/,
+      /padding \(2 before, 0 after\) for width 3 is neither 'valid' \(0, 0\), 'same' \(1, 1\) nor the same number of zeros on both sides \(at most 1024\)/,
+    );
+    const c = new Builder();
+    const z = c.poolHead(c.conv(c.embed(), [attrInts('kernel_shape', [3]), attrInts('pads', [1025, 1025])]));
+    await refused(() => importOnnx(c.model(z)), FORMAT, /node 'conv' \(Conv\)/, /padding \(1025 before, 1025 after\)/);
   });
 
   it('a Conv over [batch, time, channels] (no Transpose) and a 2-D kernel not spanning the embedding', async () => {
