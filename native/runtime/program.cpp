@@ -15,6 +15,7 @@
 #include "cpu/loss.h"
 #include "cpu/optimizer.h"
 #include "cpu/pooling.h"
+#include "runtime/thread_pool.h"
 
 namespace ft::runtime {
 
@@ -59,6 +60,18 @@ std::string opName(OpType t) {
 // input must have no other consumer.
 bool backwardWritesInput(OpType t) {
   return t == OpType::Activation || t == OpType::MaxOverTime || t == OpType::MeanOverTime || t == OpType::Dropout;
+}
+
+// Runs f(r) for every row r of a batch, on the pool when the rows carry
+// enough floats to pay for it. Rows write disjoint outputs, so the result does
+// not depend on the thread count.
+template <class F>
+void forEachRow(size_t rows, size_t floats, F&& f) {
+  if (runtime::threadCount() == 1 || rows < 2 || floats < (size_t{1} << 16)) {
+    for (size_t r = 0; r < rows; ++r) f(r);
+    return;
+  }
+  runtime::parallelForEach(rows, f);
 }
 
 }  // namespace
@@ -391,12 +404,12 @@ void Program::forward(const BatchView& b, bool training) {
     switch (op.type) {
       case OpType::Embedding: {
         const size_t D = ot.channels;
-        for (size_t r = 0; r < B; ++r) {
+        forEachRow(B, out.steps * D, [&](size_t r) {
           float* row = out.data + rowStart_[r] * D;
           const size_t len = static_cast<size_t>(out.validSteps[r]);
           cpu::embeddingForward(b.ids + r * b.length, len, param(op.params[0]), D, row);
           if (gap_) std::memset(row + len * D, 0, gap_ * D * sizeof(float));
-        }
+        });
         break;
       }
       case OpType::Conv1d: {
@@ -409,7 +422,7 @@ void Program::forward(const BatchView& b, bool training) {
         break;
       case OpType::MaxOverTime: {
         const size_t C = it.channels;
-        for (size_t r = 0; r < B; ++r) {
+        forEachRow(B, in.steps * C, [&](size_t r) {
           cpu::maxOverTimeForward(in.data + rowStart_[r] * C, 1, static_cast<size_t>(in.validSteps[r]), C, nullptr,
                                   out.data + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[o] + r * C);
           if (fused >= 0) {
@@ -417,15 +430,15 @@ void Program::forward(const BatchView& b, bool training) {
             float* y = out.data + r * out.stride + out.offset;
             cpu::activationForward(act.activation, act.slope, y, y, C);
           }
-        }
+        });
         break;
       }
       case OpType::MeanOverTime: {
         const size_t C = it.channels;
-        for (size_t r = 0; r < B; ++r) {
+        forEachRow(B, in.steps * C, [&](size_t r) {
           cpu::meanOverTimeForward(in.data + rowStart_[r] * C, 1, static_cast<size_t>(in.validSteps[r]), C, nullptr,
                                    out.data + r * out.stride, out.stride, out.offset);
-        }
+        });
         break;
       }
       case OpType::Concat:
@@ -494,7 +507,7 @@ void Program::backward(const BatchView& b) {
       case OpType::MaxOverTime:
         if (in.needsGrad) {
           const size_t C = it.channels;
-          for (size_t r = 0; r < B; ++r) {
+          forEachRow(B, in.steps * C, [&](size_t r) {
             if (fused >= 0) {
               // f' from the pooled output, in place on the pooled gradient (only this op reads it).
               const OpSpec& act = spec_.ops[static_cast<size_t>(fused)];
@@ -504,16 +517,16 @@ void Program::backward(const BatchView& b) {
             }
             cpu::maxOverTimeBackward(out.grad + r * out.stride, out.stride, out.offset, argmax_.data() + argmaxOffsets_[k] + r * C, 1,
                                      static_cast<size_t>(in.validSteps[r]), C, in.grad + rowStart_[r] * C);
-          }
+          });
         }
         break;
       case OpType::MeanOverTime:
         if (in.needsGrad) {
           const size_t C = it.channels;
-          for (size_t r = 0; r < B; ++r) {
+          forEachRow(B, in.steps * C, [&](size_t r) {
             cpu::meanOverTimeBackward(out.grad + r * out.stride, out.stride, out.offset, 1, static_cast<size_t>(in.validSteps[r]), C,
                                       nullptr, in.grad + rowStart_[r] * C);
-          }
+          });
         }
         break;
       case OpType::Concat:
