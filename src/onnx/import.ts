@@ -12,7 +12,7 @@
  *
  * - Gather(weight, ids) -> embedding (paddingIdx = padId when that row is zero);
  * - Conv 1-D over [B, C, T] (after Transpose) or the Kim 2-D form over
- *   [B, 1, T, D] with a [M, 1, K, D] kernel -> conv1d, 'valid' or 'same'
+ *   [B, 1, T, D] with a [M, 1, K, D] kernel -> conv1d, 'valid', 'same' or symmetric
  *   (conv pads plus an explicit constant Pad before it);
  * - Relu, Tanh, Sigmoid, LeakyRelu, Gelu and any elementwise arithmetic over
  *   one tensor (Div/Erf/Add/Mul..., the decompositions exporters emit for
@@ -102,7 +102,7 @@ export interface ImportFileOptions {
 /** What the importer maps, for error messages and documentation. */
 export const SUPPORTED_OPS =
   'Gather (embedding), Conv (1-D over [batch, channels, time]; the Kim 2-D form over [batch, 1, time, dim] with a kernel spanning the whole embedding; ' +
-  "stride, dilation and group 1; 'valid' or 'same' padding, Pad before it), Relu, Tanh, Sigmoid, LeakyRelu, Gelu and the elementwise decompositions of GELU " +
+  "stride, dilation and group 1; 'valid', 'same' or symmetric padding, Pad before it), Relu, Tanh, Sigmoid, LeakyRelu, Gelu and the elementwise decompositions of GELU " +
   '(Erf or tanh form), ReduceMax/ReduceMean over time, GlobalMaxPool/GlobalAveragePool, MaxPool/AveragePool over the whole length, Concat of pooled features, ' +
   'Dropout, Gemm, MatMul (+ Add bias), Identity, Cast, Transpose, Squeeze, Unsqueeze, Reshape, Flatten, If on a condition known at import time, ' +
   'Softmax/LogSoftmax as the final op, and constant or shape arithmetic (Constant, Shape, Gather, Slice, Concat, ConstantOfShape, Equal, Add, Sub, Mul, Div, ...)';
