@@ -110,6 +110,7 @@ struct BatchBaton {
 void parseBatch(Napi::Env env, const Napi::Value& value, bool needLabels, BatchBaton& baton, const runtime::Program& program,
                 const char* fn) {
   Args a(env, value, fn);
+  baton.view = runtime::BatchView{};  // a reused baton must not keep the last call's pointers
   baton.view.batch = a.size("batch", 1, program.spec().maxBatch);
   baton.view.length = a.size("length", 1, program.spec().maxLength);
   const size_t n = baton.view.batch * baton.view.length;
@@ -210,7 +211,12 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
 
   ~ProgramWrap() override = default;
 
-  void finishJob() { busy_ = false; }
+  // The finished call's batch copy comes back for the next call: its vectors
+  // keep their capacity, so steady training allocates no batch storage.
+  void finishJob(std::unique_ptr<BatchBaton> batch) {
+    busy_ = false;
+    spare_ = std::move(batch);
+  }
   runtime::Program& program() { return *program_; }
 
  private:
@@ -231,7 +237,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     Napi::Env env = info.Env();
     runtime::Program& p = live(env, fn);
     claim(env, fn);
-    auto batch = std::make_unique<BatchBaton>();
+    std::unique_ptr<BatchBaton> batch = spare_ ? std::move(spare_) : std::make_unique<BatchBaton>();
     parseBatch(env, info.Length() > 0 ? info[0] : env.Undefined(), job == Job::Train || job == Job::Evaluate, *batch, p, fn);
     runtime::StepConfig cfg;
     if (job == Job::Train) {
@@ -367,6 +373,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   std::unique_ptr<runtime::Program> program_;
   std::atomic<bool> busy_{false};
   int64_t externalBytes_ = 0;
+  std::unique_ptr<BatchBaton> spare_;
 };
 
 StepWorker::StepWorker(Napi::Env env, ProgramWrap* owner, Job job, std::unique_ptr<BatchBaton> batch,
@@ -398,7 +405,7 @@ void StepWorker::Execute() {
 
 void StepWorker::OnOK() {
   Napi::Env env = Env();
-  owner_->finishJob();
+  owner_->finishJob(std::move(batch_));
   if (job_ == Job::Predict) {
     deferred_.Resolve(logitsRef_.Value());
     return;
@@ -416,7 +423,7 @@ void StepWorker::OnOK() {
 }
 
 void StepWorker::OnError(const Napi::Error& e) {
-  owner_->finishJob();
+  owner_->finishJob(std::move(batch_));
   Napi::Error err = Napi::Error::New(Env(), std::string("finetune: ") + e.Message());
   err.Value().Set("code", "ERR_FINETUNE_INTERNAL");
   deferred_.Reject(err.Value());

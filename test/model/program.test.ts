@@ -63,6 +63,18 @@ describe('compiled program matches PyTorch', () => {
 });
 
 describe('per-row lengths', () => {
+  it('a call without lengths after one with lengths pools every position (reused batch storage keeps no stale lengths)', async () => {
+    const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial });
+    const fresh = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial });
+    const noLengths = { ...batch, lengths: null };
+    await model.predict(batch);
+    await model.trainStep(batch, { lr: 0 });
+    expect(Array.from(await model.predict(noLengths))).toEqual(Array.from(await fresh.predict(noLengths)));
+    expect(Array.from(await model.predict(noLengths))).not.toEqual(Array.from(await model.predict(batch)));
+    model.dispose();
+    fresh.dispose();
+  });
+
   it("a text's logits equal its logits alone, bit for bit, whatever its batch", async () => {
     const model = compileModel(graph, { maxBatch: 8, maxLength: 16, params: initial });
     const together = await model.predict(batch);
