@@ -6,6 +6,7 @@
       "native/addon/config_binding.cpp",
       "native/addon/kernel_bindings.cpp",
       "native/addon/program_binding.cpp",
+      "native/addon/spec_parse.cpp",
       "native/cpu/activation.cpp",
       "native/cpu/conv1d.cpp",
       "native/cpu/dispatch.cpp",

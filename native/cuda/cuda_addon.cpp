@@ -12,6 +12,7 @@
 #include "addon/args.h"
 #include "cuda/bindings.h"
 #include "cuda/check.h"
+#include "addon/spec_parse.h"
 #include "cuda/memory.h"
 #include "cuda/probe.h"
 
@@ -23,11 +24,7 @@ namespace {
 bool gDeviceLost = false;
 std::string gLostReason;
 
-[[noreturn]] void throwCoded(Napi::Env env, const std::string& message, const char* code) {
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Value().Set("code", code);
-  throw e;
-}
+using addon::throwCoded;
 
 Napi::Value callGuarded(const Napi::CallbackInfo& info) {
   auto fn = reinterpret_cast<Napi::Value (*)(const Napi::CallbackInfo&)>(info.Data());

@@ -7,107 +7,34 @@
 // live on the device. Per step only the batch goes up (packed ids, row starts
 // and lengths, labels: a few KB) and the loss, correct count and gradient
 // norm come down, in one synchronisation.
-//
-// The spec types mirror runtime's (same fields, same enum values) rather than
-// including runtime/program.h, so this module builds without the CPU runtime
-// and keeps building while that header grows.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "cpu/activation.h"
+#include "cpu/conv1d.h"
+#include "runtime/spec.h"
 #include "cuda/embedding.h"
 #include "cuda/loss.h"
 #include "cuda/memory.h"
 
 namespace ft::cuda {
 
-enum class TensorKind : int32_t { Ids = 0, Sequence = 1, Vector = 2 };
-
-struct TensorSpec {
-  TensorKind kind;
-  size_t channels;
-};
-
-enum class OpType : int32_t {
-  Embedding = 0,
-  Conv1d = 1,
-  Activation = 2,
-  MaxOverTime = 3,
-  MeanOverTime = 4,
-  Concat = 5,
-  Dropout = 6,
-  Linear = 7,
-};
-
-struct OpSpec {
-  OpType type;
-  std::vector<int32_t> inputs;
-  int32_t output;
-  std::vector<int32_t> params;
-  size_t width = 0, padLeft = 0, padRight = 0;
-  int64_t paddingIdx = -1;
-  cpu::Activation activation = cpu::Activation::Identity;
-  float slope = 0.01f;
-  double dropout = 0.0;
-};
-
-struct ParamSpec {
-  std::string name;
-  size_t size;
-  int32_t group;
-  bool frozen;
-};
-
-struct ProgramSpec {
-  size_t maxBatch;
-  size_t maxLength;
-  std::vector<TensorSpec> tensors;
-  std::vector<OpSpec> ops;
-  std::vector<ParamSpec> params;
-  size_t groups;
-  double labelSmoothing = 0.0;
-  std::vector<float> classWeights;
-};
-
-enum class OptimizerKind : int32_t { Adam = 0, AdamW = 1, Sgd = 2, Adadelta = 3 };
-
-struct GroupHyper {
-  double lr;
-  double weightDecay;
-};
-
-struct StepConfig {
-  OptimizerKind optimizer = OptimizerKind::Adam;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double rho = 0.9;
-  double momentum = 0.0, dampening = 0.0;
-  bool nesterov = false;
-  double maxGradNorm = 0.0;
-  double maxNorm = 0.0;
-  bool sparseEmbedding = false;
-  std::vector<GroupHyper> groups;
-};
-
-// Host arrays, as runtime::BatchView.
-struct BatchView {
-  const int32_t* ids;
-  const int32_t* lengths;
-  const int32_t* labels;
-  size_t batch;
-  size_t length;
-};
-
-struct StepResult {
-  double loss = 0.0;
-  size_t correct = 0;
-  double gradNorm = 0.0;
-  bool skipped = false;
-};
-
-// Largest one-sided convolution padding (mirrors cpu::kMaxConvPadding).
-constexpr size_t kMaxConvPadding = 1024;
+// The spec, step settings, batch and result types are runtime's, parsed by
+// the same code as the CPU program's (addon/spec_parse.h).
+using runtime::BatchView;
+using runtime::GroupHyper;
+using runtime::OpSpec;
+using runtime::OpType;
+using runtime::OptimizerKind;
+using runtime::ParamSpec;
+using runtime::ProgramSpec;
+using runtime::StepConfig;
+using runtime::StepResult;
+using runtime::TensorKind;
+using runtime::TensorSpec;
+using cpu::kMaxConvPadding;
 
 class CudaProgram {
  public:
