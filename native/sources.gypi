@@ -4,6 +4,7 @@
       "native/addon/addon.cpp",
       "native/addon/args.cpp",
       "native/addon/config_binding.cpp",
+      "native/addon/kernel_args.cpp",
       "native/addon/kernel_bindings.cpp",
       "native/addon/program_binding.cpp",
       "native/addon/spec_parse.cpp",

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "addon/args.h"
+#include "addon/kernel_args.h"
 #include "addon/bindings.h"
 #include "cpu/activation.h"
 #include "cpu/conv1d.h"
@@ -65,33 +66,9 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
 
 // ---- conv1d ----------------------------------------------------------------
 
-cpu::Conv1dShape convShape(Args& a) {
-  cpu::Conv1dShape s{};
-  s.batch = a.size("batch", 0);
-  s.length = a.size("length", 0);
-  s.inChannels = a.size("inChannels", 1);
-  s.outChannels = a.size("outChannels", 1);
-  s.width = a.size("width", 1);
-  s.padLeft = a.sizeOr("padLeft", 0, 0, cpu::kMaxConvPadding);
-  s.padRight = a.sizeOr("padRight", 0, 0, cpu::kMaxConvPadding);
-  if (s.length + s.padLeft + s.padRight < s.width) {
-    a.rangeError("length + padLeft + padRight (" + std::to_string(s.length + s.padLeft + s.padRight) +
-                 ") must be at least the kernel width " + std::to_string(s.width) +
-                 "; pad short texts to the widest filter");
-  }
-  a.product("x", {s.batch, s.length, s.inChannels});
-  a.product("y", {s.batch, s.outLength(), s.outChannels});
-  a.product("weight", {s.outChannels, s.width, s.inChannels});
-  return s;
-}
-
-size_t convXSize(const cpu::Conv1dShape& s) { return s.batch * s.length * s.inChannels; }
-size_t convYSize(const cpu::Conv1dShape& s) { return s.batch * s.outLength() * s.outChannels; }
-size_t convWSize(const cpu::Conv1dShape& s) { return s.outChannels * s.width * s.inChannels; }
-
 Napi::Value Conv1dForward(const Napi::CallbackInfo& info) {
   Args a(info, "conv1dForward");
-  cpu::Conv1dShape s = convShape(a);
+  cpu::Conv1dShape s = parseConvShape(a);
   const float* x = a.floats("x", convXSize(s));
   const float* weight = a.floats("weight", convWSize(s));
   const float* bias = a.floatsOrNull("bias", s.outChannels);
@@ -102,7 +79,7 @@ Napi::Value Conv1dForward(const Napi::CallbackInfo& info) {
 
 Napi::Value Conv1dBackwardInput(const Napi::CallbackInfo& info) {
   Args a(info, "conv1dBackwardInput");
-  cpu::Conv1dShape s = convShape(a);
+  cpu::Conv1dShape s = parseConvShape(a);
   const float* dy = a.floats("dy", convYSize(s));
   const float* weight = a.floats("weight", convWSize(s));
   float* dx = a.floats("dx", convXSize(s));
@@ -112,7 +89,7 @@ Napi::Value Conv1dBackwardInput(const Napi::CallbackInfo& info) {
 
 Napi::Value Conv1dBackwardWeight(const Napi::CallbackInfo& info) {
   Args a(info, "conv1dBackwardWeight");
-  cpu::Conv1dShape s = convShape(a);
+  cpu::Conv1dShape s = parseConvShape(a);
   const float* x = a.floats("x", convXSize(s));
   const float* dy = a.floats("dy", convYSize(s));
   float* dWeight = a.floats("dWeight", convWSize(s));
@@ -122,7 +99,7 @@ Napi::Value Conv1dBackwardWeight(const Napi::CallbackInfo& info) {
 
 Napi::Value Conv1dBackwardBias(const Napi::CallbackInfo& info) {
   Args a(info, "conv1dBackwardBias");
-  cpu::Conv1dShape s = convShape(a);
+  cpu::Conv1dShape s = parseConvShape(a);
   const float* dy = a.floats("dy", convYSize(s));
   float* dBias = a.floats("dBias", s.outChannels);
   cpu::conv1dBackwardBias(s, dy, dBias);
@@ -359,13 +336,7 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   const float* grad = a.floats("grad", n);
   float* m = a.floats("m", n);
   float* v = a.floats("v", n);
-  cpu::AdamConfig cfg{};
-  cfg.lr = a.number("lr", 0.0, kInf);
-  cfg.beta1 = a.numberOr("beta1", 0.9, 0.0, 1.0 - 1e-12);
-  cfg.beta2 = a.numberOr("beta2", 0.999, 0.0, 1.0 - 1e-12);
-  cfg.eps = a.numberOr("eps", 1e-8, 0.0, kInf);
-  cfg.weightDecay = a.numberOr("weightDecay", 0.0, 0.0, kInf);
-  cfg.decoupled = a.flag("decoupled", false);
+  const cpu::AdamConfig cfg = parseAdamConfig(a);
   const int64_t step = a.integer("step", 1, static_cast<int64_t>(kMaxSafeInteger));
   cpu::adamUpdate(cfg, step, param, grad, m, v, n);
   return info.Env().Undefined();
@@ -376,15 +347,7 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
   size_t n = 0;
   float* param = a.floatsAnyLength("param", n);
   const float* grad = a.floats("grad", n);
-  cpu::SgdConfig cfg{};
-  cfg.lr = a.number("lr", 0.0, kInf);
-  cfg.momentum = a.numberOr("momentum", 0.0, 0.0, kInf);
-  cfg.dampening = a.numberOr("dampening", 0.0, 0.0, 1.0);
-  cfg.weightDecay = a.numberOr("weightDecay", 0.0, 0.0, kInf);
-  cfg.nesterov = a.flag("nesterov", false);
-  if (cfg.nesterov && (cfg.momentum <= 0.0 || cfg.dampening != 0.0)) {
-    a.rangeError("nesterov needs momentum > 0 and dampening 0 (as torch.optim.SGD)");
-  }
+  const cpu::SgdConfig cfg = parseSgdConfig(a);
   float* momentumBuffer = cfg.momentum != 0.0 ? a.floats("momentumBuffer", n) : nullptr;
   const bool firstStep = a.flag("firstStep", false);
   cpu::sgdUpdate(cfg, firstStep, param, grad, momentumBuffer, n);
@@ -398,11 +361,7 @@ Napi::Value AdadeltaUpdate(const Napi::CallbackInfo& info) {
   const float* grad = a.floats("grad", n);
   float* squareAvg = a.floats("squareAvg", n);
   float* accDelta = a.floats("accDelta", n);
-  cpu::AdadeltaConfig cfg{};
-  cfg.lr = a.numberOr("lr", 1.0, 0.0, kInf);
-  cfg.rho = a.numberOr("rho", 0.9, 0.0, 1.0);
-  cfg.eps = a.numberOr("eps", 1e-6, 0.0, kInf);
-  cfg.weightDecay = a.numberOr("weightDecay", 0.0, 0.0, kInf);
+  const cpu::AdadeltaConfig cfg = parseAdadeltaConfig(a);
   cpu::adadeltaUpdate(cfg, param, grad, squareAvg, accDelta, n);
   return info.Env().Undefined();
 }

@@ -17,14 +17,7 @@ namespace ft::cuda {
 using cpu::AdamConfig;
 using cpu::SgdConfig;
 
-// Mirrors cpu::AdadeltaConfig (torch.optim.Adadelta: lr default 1, rho 0.9,
-// eps 1e-6, L2 weight decay added to the gradient).
-struct AdadeltaConfig {
-  double lr;
-  double rho;
-  double eps;
-  double weightDecay;
-};
+using cpu::AdadeltaConfig;
 
 // One fused Adam/AdamW step over n elements; `step` is 1-based.
 void adamUpdate(const AdamConfig& cfg, int64_t step, float* param, const float* grad, float* m, float* v, size_t n,
