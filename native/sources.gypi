@@ -20,6 +20,7 @@
       "native/cpu/loss.cpp",
       "native/cpu/optimizer.cpp",
       "native/cpu/pooling.cpp",
+      "native/runtime/plan.cpp",
       "native/runtime/program.cpp",
       "native/runtime/thread_pool.cpp"
     ]

@@ -22,6 +22,7 @@
 #include "cuda/optimizer.h"
 #include "cuda/pooling.h"
 #include "cuda/reduce.h"
+#include "runtime/plan.h"
 
 namespace ft::cuda {
 
@@ -30,24 +31,6 @@ namespace {
 constexpr cudaStream_t kStream = nullptr;
 
 [[noreturn]] void fail(const std::string& message) { throw std::invalid_argument(message); }
-
-std::string opName(OpType t) {
-  switch (t) {
-    case OpType::Embedding: return "embedding";
-    case OpType::Conv1d: return "conv1d";
-    case OpType::Activation: return "activation";
-    case OpType::MaxOverTime: return "maxOverTime";
-    case OpType::MeanOverTime: return "meanOverTime";
-    case OpType::Concat: return "concat";
-    case OpType::Dropout: return "dropout";
-    case OpType::Linear: return "linear";
-  }
-  return "unknown";
-}
-
-bool backwardWritesInput(OpType t) {
-  return t == OpType::Activation || t == OpType::MaxOverTime || t == OpType::MeanOverTime || t == OpType::Dropout;
-}
 
 // Device memory the program would need, refused with its size when beyond the card's.
 void checkDeviceBudget(long double bytes, const std::string& what) {
@@ -64,159 +47,24 @@ void checkDeviceBudget(long double bytes, const std::string& what) {
 }  // namespace
 
 CudaProgram::CudaProgram(ProgramSpec spec) : spec_(std::move(spec)) {
+  // The CPU program's checks and layout, in the same words (runtime/plan.h).
+  runtime::ProgramPlan plan = runtime::planProgram(spec_);
   const size_t nt = spec_.tensors.size();
-  if (spec_.maxBatch == 0 || spec_.maxLength == 0) fail("maxBatch and maxLength must be positive");
-  if (nt < 2 || spec_.tensors[0].kind != TensorKind::Ids) fail("tensor 0 must be the token ids");
-  if (spec_.ops.empty() || spec_.ops.front().type != OpType::Embedding) fail("the graph must start with an embedding");
-
-  for (const ParamSpec& p : spec_.params) {
-    if (p.group < 0 || static_cast<size_t>(p.group) >= spec_.groups) fail("parameter " + p.name + " has no group");
-    paramOffsets_.push_back(totalParams_);
-    totalParams_ += p.size;
-  }
-
-  // The graph checks of runtime::Program, in the same order and words.
-  std::vector<int32_t> producer(nt, -1);
-  consumers_.assign(nt, {});
-  std::vector<uint8_t> zeroGaps(nt, 0);
-  std::vector<long> reach(nt, 0);
-  auto tensor = [&](int32_t i, size_t opIndex) -> const TensorSpec& {
-    if (i < 0 || static_cast<size_t>(i) >= nt) fail("op " + std::to_string(opIndex) + " refers to tensor " + std::to_string(i));
-    return spec_.tensors[static_cast<size_t>(i)];
-  };
-  auto paramSize = [&](const OpSpec& op, size_t k) -> size_t {
-    if (k >= op.params.size()) fail(opName(op.type) + " is missing a parameter");
-    const int32_t idx = op.params[k];
-    if (idx < 0 || static_cast<size_t>(idx) >= spec_.params.size()) fail(opName(op.type) + " refers to a missing parameter");
-    return spec_.params[static_cast<size_t>(idx)].size;
-  };
-  for (size_t o = 0; o < spec_.ops.size(); ++o) {
-    const OpSpec& op = spec_.ops[o];
-    const std::string where = "op " + std::to_string(o) + " (" + opName(op.type) + ")";
-    const TensorSpec& out = tensor(op.output, o);
-    if (producer[static_cast<size_t>(op.output)] >= 0 || op.output == 0) fail(where + ": its output tensor is produced twice");
-    if (op.inputs.empty()) fail(where + ": no input");
-    for (int32_t in : op.inputs) {
-      tensor(in, o);
-      if (in != 0 && producer[static_cast<size_t>(in)] < 0) {
-        fail(where + ": input tensor " + std::to_string(in) + " is not produced before it");
-      }
-      consumers_[static_cast<size_t>(in)].push_back(static_cast<int32_t>(o));
-    }
-    const TensorSpec& in = spec_.tensors[static_cast<size_t>(op.inputs[0])];
-    switch (op.type) {
-      case OpType::Embedding:
-        if (in.kind != TensorKind::Ids || out.kind != TensorKind::Sequence) fail(where + ": expects ids in, a sequence out");
-        if (out.channels == 0 || paramSize(op, 0) % out.channels != 0) fail(where + ": weight size is not a multiple of the dimension");
-        if (op.paddingIdx >= static_cast<int64_t>(paramSize(op, 0) / out.channels)) fail(where + ": padding index outside the vocabulary");
-        if (o != 0) fail(where + ": the embedding must be the first op");
-        zeroGaps[static_cast<size_t>(op.output)] = true;
-        vocab_ = paramSize(op, 0) / out.channels;
-        break;
-      case OpType::Conv1d: {
-        if (in.kind != TensorKind::Sequence || out.kind != TensorKind::Sequence) fail(where + ": expects a sequence in and out");
-        if (op.width == 0 || op.padLeft > kMaxConvPadding || op.padRight > kMaxConvPadding) {
-          fail(where + ": padding must be at most " + std::to_string(kMaxConvPadding) + " on each side");
-        }
-        if (paramSize(op, 0) != out.channels * op.width * in.channels) fail(where + ": weight size does not match [out, width, in]");
-        if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
-        if (op.width > op.padLeft + op.padRight) minLength_ = std::max(minLength_, op.width - op.padLeft - op.padRight);
-        if ((op.padLeft || op.padRight) && !zeroGaps[static_cast<size_t>(op.inputs[0])]) {
-          fail(where + ": a padded convolution must read the embedding (directly or through dropout), whose steps between texts are zero");
-        }
-        const long grown = reach[static_cast<size_t>(op.inputs[0])] + static_cast<long>(op.padLeft + op.padRight) -
-                           static_cast<long>(op.width) + 1;
-        reach[static_cast<size_t>(op.output)] = std::max(grown, 0L);
-        gap_ = std::max({gap_, op.padLeft, op.padRight, static_cast<size_t>(std::max(grown, 0L))});
-        break;
-      }
-      case OpType::Activation:
-      case OpType::Dropout:
-        if (in.kind != out.kind || in.channels != out.channels) fail(where + ": output shape must equal input shape");
-        reach[static_cast<size_t>(op.output)] = reach[static_cast<size_t>(op.inputs[0])];
-        zeroGaps[static_cast<size_t>(op.output)] = op.type == OpType::Dropout && zeroGaps[static_cast<size_t>(op.inputs[0])];
-        if (op.type == OpType::Dropout && !(op.dropout >= 0.0 && op.dropout < 1.0)) fail(where + ": dropout must be in [0, 1)");
-        break;
-      case OpType::MaxOverTime:
-      case OpType::MeanOverTime:
-        if (in.kind != TensorKind::Sequence || out.kind != TensorKind::Vector || in.channels != out.channels) {
-          fail(where + ": expects a sequence in and a vector of the same channels out");
-        }
-        break;
-      case OpType::Concat: {
-        size_t sum = 0;
-        for (int32_t i : op.inputs) {
-          const TensorSpec& t = spec_.tensors[static_cast<size_t>(i)];
-          const int32_t p = producer[static_cast<size_t>(i)];
-          if (p < 0) fail(where + ": concat inputs must be pooling outputs (they are written in place)");
-          const OpType pt = spec_.ops[static_cast<size_t>(p)].type;
-          if (t.kind != TensorKind::Vector || (pt != OpType::MaxOverTime && pt != OpType::MeanOverTime)) {
-            fail(where + ": concat inputs must be pooling outputs (they are written in place)");
-          }
-          sum += t.channels;
-        }
-        if (out.kind != TensorKind::Vector || out.channels != sum) fail(where + ": output channels must be the sum of the inputs'");
-        break;
-      }
-      case OpType::Linear:
-        if (in.kind != TensorKind::Vector || out.kind != TensorKind::Vector) fail(where + ": expects vectors in and out");
-        if (paramSize(op, 0) != out.channels * in.channels) fail(where + ": weight size does not match [out, in]");
-        if (op.params.size() > 1 && paramSize(op, 1) != out.channels) fail(where + ": bias size does not match");
-        break;
-    }
-    if (op.type != OpType::Concat && op.inputs.size() != 1) fail(where + ": expects one input");
-    producer[static_cast<size_t>(op.output)] = static_cast<int32_t>(o);
-  }
-  for (size_t o = 0; o < spec_.ops.size(); ++o) {
-    const OpSpec& op = spec_.ops[o];
-    if (backwardWritesInput(op.type) && consumers_[static_cast<size_t>(op.inputs[0])].size() > 1) {
-      fail("op " + std::to_string(o) + " (" + opName(op.type) +
-           "): its input feeds several ops; only conv1d, linear and concat inputs may be shared");
-    }
-    if (op.type == OpType::Concat) {
-      for (int32_t i : op.inputs) {
-        if (consumers_[static_cast<size_t>(i)].size() != 1) fail("a pooling output that feeds a concat must feed nothing else");
-      }
-    }
-  }
-  const TensorSpec& last = spec_.tensors[static_cast<size_t>(spec_.ops.back().output)];
-  if (last.kind != TensorKind::Vector || last.channels < 1) fail("the last op must produce class logits [batch, classes]");
-  classes_ = last.channels;
-  if (!spec_.classWeights.empty() && spec_.classWeights.size() != classes_) fail("classWeights must have one entry per class");
-
-  // Sizes: sequences hold maxBatch rows of maxLength + gap steps, plus gap (the last row's reach).
-  const size_t seqSteps = spec_.maxBatch * (spec_.maxLength + gap_) + gap_;
-  if (seqSteps > static_cast<size_t>(INT32_MAX)) fail("maxBatch x (maxLength + padding) exceeds 2^31 packed steps");
-  std::vector<size_t> sizes(nt, 0), offsets(nt, 0);
-  long double actFloats = 0.0L;
-  for (size_t t = 1; t < nt; ++t) {
-    const TensorSpec& ts = spec_.tensors[t];
-    const long double rows = ts.kind == TensorKind::Sequence ? static_cast<long double>(seqSteps) : spec_.maxBatch;
-    actFloats += rows * static_cast<long double>(ts.channels);
-  }
-  checkDeviceBudget(16.0L * static_cast<long double>(totalParams_) + 8.0L * actFloats,
+  totalParams_ = plan.totalParams;
+  paramOffsets_ = std::move(plan.paramOffsets);
+  consumers_ = std::move(plan.consumers);
+  vocab_ = plan.vocab;
+  minLength_ = plan.minLength;
+  gap_ = plan.gap;
+  classes_ = plan.classes;
+  if (plan.sequenceSteps > static_cast<size_t>(INT32_MAX)) fail("maxBatch x (maxLength + padding) exceeds 2^31 packed steps");
+  checkDeviceBudget(16.0L * static_cast<long double>(totalParams_) + 8.0L * plan.activationFloatsExact,
                     "the program (parameters, moments, activations and their gradients for the largest batch)");
-  for (size_t t = 1; t < nt; ++t) {
-    const TensorSpec& ts = spec_.tensors[t];
-    sizes[t] = (ts.kind == TensorKind::Sequence ? seqSteps : spec_.maxBatch) * ts.channels;
-  }
-  std::vector<int32_t> viewOf(nt, -1);
-  std::vector<size_t> viewColumn(nt, 0);
-  for (const OpSpec& op : spec_.ops) {
-    if (op.type != OpType::Concat) continue;
-    size_t col = 0;
-    for (int32_t i : op.inputs) {
-      viewOf[static_cast<size_t>(i)] = op.output;
-      viewColumn[static_cast<size_t>(i)] = col;
-      col += spec_.tensors[static_cast<size_t>(i)].channels;
-    }
-  }
-  size_t act = 0;
-  for (size_t t = 1; t < nt; ++t) {
-    if (viewOf[t] >= 0) continue;
-    offsets[t] = act;
-    act += sizes[t];
-  }
+  const std::vector<size_t>& sizes = plan.sizes;
+  const std::vector<size_t>& offsets = plan.offsets;
+  const std::vector<int32_t>& viewOf = plan.viewOf;
+  const std::vector<size_t>& viewColumn = plan.viewColumn;
+  const size_t act = plan.activationFloats;
 
   params_ = toDevice<float>(nullptr, totalParams_);
   grads_ = toDevice<float>(nullptr, totalParams_);
@@ -253,7 +101,7 @@ CudaProgram::CudaProgram(ProgramSpec spec) : spec_(std::move(spec)) {
   const size_t tokens = spec_.maxBatch * spec_.maxLength;
   const size_t maxRuns = std::min(tokens, vocab_);
   packedAt_ = 0;
-  rowStartAt_ = packedAt_ + seqSteps;
+  rowStartAt_ = packedAt_ + plan.sequenceSteps;
   validAt_ = rowStartAt_ + spec_.maxBatch;
   labelsAt_ = validAt_ + nt * spec_.maxBatch;
   embRowsAt_ = labelsAt_ + spec_.maxBatch;

@@ -271,6 +271,13 @@ async function runCapped(name: string, body: string): Promise<{ status: number |
 }
 
 describe('the Program class survives hostile specs, batches and configs', () => {
+  it('a concat fed by the token ids (produced by no op) is refused, naming the op', () => {
+    // Found by review: the CPU check indexed ops[-1] for such an input; the CUDA copy of the check did not.
+    const s = validSpec() as { ops: unknown[]; tensors: unknown[] };
+    s.ops.splice(4, 0, { type: 5, inputs: [0], output: 5, params: [] });
+    expect(() => new Program(s)).toThrow(/op 4 \(concat\): concat inputs must be pooling outputs/);
+  });
+
   it('the valid spec compiles, trains and predicts', async () => {
     const p = new Program(validSpec());
     await p.trainStep(validBatch(), validCfg());
@@ -303,6 +310,7 @@ lie('ops out of order', (s) => { s.ops.reverse(); });
 lie('tensor 0 not ids', (s) => { s.tensors[0].kind = 1; });
 lie('a param used by two ops', (s) => { s.ops[4].params = [1, 2]; });
 lie('no ops', (s) => { s.ops = []; });
+lie('a concat of the token ids', (s) => { s.ops.splice(4, 0, { type: 5, inputs: [0], output: 5, params: [] }); });
 console.log(JSON.stringify({ refused, unclean }));
 `,
     );
