@@ -238,16 +238,19 @@ export async function loadTrainingData(
     if (once) return once;
   }
   const scan = await scanTrainingData(file, options);
-  let vocab = scan.vocab;
-  let addedTokens = 0;
-  if (options.baseVocab !== undefined) {
-    vocab = options.baseVocab;
-    if (options.extendVocab) addedTokens = vocab.extend(scan.vocab.toArray().filter((_, id) => id !== scan.vocab.padId && id !== scan.vocab.unkId));
-  }
+  const { vocab, addedTokens } = finalVocab(scan.vocab, options);
   // A model's label map wins; encodeFile then names the line of any label it does not know.
   const labels = options.labels ?? scan.labels;
   const { dataset, summary } = await encodeFile(file, { ...options, vocab, labels });
   return { dataset, vocab, labels, summary, addedTokens };
+}
+
+/** The vocabulary a training run uses: the scanned one, or a model's (`baseVocab`), extended by the scanned tokens when `extendVocab`. */
+function finalVocab(scanned: Vocabulary, options: { baseVocab?: Vocabulary; extendVocab?: boolean }): { vocab: Vocabulary; addedTokens: number } {
+  if (options.baseVocab === undefined) return { vocab: scanned, addedTokens: 0 };
+  const vocab = options.baseVocab;
+  const addedTokens = options.extendVocab ? vocab.extend(scanned.toArray().filter((_, id) => id !== scanned.padId && id !== scanned.unkId)) : 0;
+  return { vocab, addedTokens };
 }
 
 /** Files up to this size are counted and encoded in one pass. */
@@ -286,13 +289,7 @@ async function scanAndEncode(
     if (counter.pruned) return null;
   }
   const labels = lb.build(file);
-  let vocab = Vocabulary.build(counter, options.vocab);
-  let addedTokens = 0;
-  if (options.baseVocab !== undefined) {
-    const scanned = vocab;
-    vocab = options.baseVocab;
-    if (options.extendVocab) addedTokens = vocab.extend(scanned.toArray().filter((_, id) => id !== scanned.padId && id !== scanned.unkId));
-  }
+  const { vocab, addedTokens } = finalVocab(Vocabulary.build(counter, options.vocab), options);
   const keys = counter.entryKeys;
   const map = new Int32Array(keys.length);
   for (let i = 0; i < keys.length; i++) map[i] = vocab.idOf(keys[i]);
